@@ -1,0 +1,67 @@
+"""Errors a user can act on. Each prints as one line; the CLI maps them to exit codes.
+
+Everything Lockplane raises on purpose derives from LockplaneError, so the CLI and the notebook
+can show `str(error)` instead of a traceback, and anything else is a bug worth a traceback.
+"""
+
+from __future__ import annotations
+
+
+class LockplaneError(Exception):
+    """Base class; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class InputError(LockplaneError):
+    """A file or argument is malformed: names the file, the path inside it, and what is wrong."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[tuple[str, str]] | str) -> None:
+        if isinstance(problems, str):
+            problems = [("", problems)]
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path + ': ' if path else ''}{msg}" for path, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+class ConnectionFailed(LockplaneError):
+    """A database could not be reached; the message carries the masked URL only."""
+
+    exit_code = 2
+
+
+class PlanError(LockplaneError):
+    """The planner cannot produce a correct plan for this pair of schemas."""
+
+
+class UnsafePlan(LockplaneError):
+    """Apply refused: the plan has error-severity hazards and no explicit permission."""
+
+
+class DriftError(LockplaneError):
+    """The database no longer matches the schema the plan was made for."""
+
+
+class ShadowMismatch(LockplaneError):
+    """The shadow run did not reach the schema it was meant to reach."""
+
+
+class ShadowRefused(LockplaneError):
+    """The shadow URL points at a database that Lockplane must not reset."""
+
+    exit_code = 2
+
+
+class ApplyFailed(LockplaneError):
+    """A step failed on the real database; the transaction was rolled back."""
+
+
+class LockBusy(LockplaneError):
+    """Another apply holds the advisory lock on this database."""
+
+
+class NotReversible(LockplaneError):
+    """A rollback was asked for, but the plan carries no way to derive it."""

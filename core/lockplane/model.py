@@ -1,0 +1,324 @@
+"""The schema model: what a Postgres schema holds, as immutable pydantic objects.
+
+One document shape serves three producers (hand-written JSON, SQL DDL loaded into a shadow,
+live introspection) so that every comparison happens between objects of the same kind. The seed
+format (`tables[].columns[].is_primary_key`, `indexes[].columns` as plain names) loads unchanged;
+richer fields are optional and default to what Postgres itself would choose.
+
+Collections are kept in a canonical order (sorted by name, columns in table order) by the
+validators below, so two equal schemas serialize to byte-identical JSON and fingerprint alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_SCHEMA = "public"
+FK_ACTIONS = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT")
+FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
+Name = Annotated[str, Field(min_length=1, max_length=63)]
+
+
+class Model(BaseModel):
+    """Frozen and strict: an unknown key in a schema file is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QualifiedName(BaseModel):
+    """A schema-qualified name, used as the identity of every top-level object."""
+
+    model_config = ConfigDict(frozen=True)
+    schema_: str = Field(alias="schema")
+    name: str
+
+    def __str__(self) -> str:
+        return self.name if self.schema_ == DEFAULT_SCHEMA else f"{self.schema_}.{self.name}"
+
+
+def qualified(schema: str, name: str) -> str:
+    """Display form: unqualified in `public`, as `format_type` prints with search_path=public."""
+    return name if schema == DEFAULT_SCHEMA else f"{schema}.{name}"
+
+
+class Column(Model):
+    name: Name
+    type: str = Field(description="Type exactly as format_type() prints it, e.g. 'character varying(255)'.")
+    nullable: bool = True
+    default: str | None = Field(None, description="Default expression as pg_get_expr() prints it.")
+    is_primary_key: bool = Field(
+        False, description="Seed compatibility: derived from the table's primary_key when present."
+    )
+    identity: Literal["always", "by default"] | None = Field(
+        None, description="GENERATED ALWAYS / BY DEFAULT AS IDENTITY."
+    )
+    collation: str | None = Field(None, description="Only when it differs from the type's default.")
+    comment: str | None = None
+
+
+class PrimaryKey(Model):
+    name: str | None = Field(None, description="Constraint name; defaults to <table>_pkey.")
+    columns: tuple[Name, ...] = Field(min_length=1)
+
+
+class UniqueConstraint(Model):
+    name: Name
+    columns: tuple[Name, ...] = Field(min_length=1)
+    nulls_not_distinct: bool = False
+    deferrable: bool = False
+    initially_deferred: bool = False
+
+
+class CheckConstraint(Model):
+    name: Name
+    expression: str = Field(description="Boolean expression as pg_get_expr() prints it.")
+    no_inherit: bool = False
+
+
+class ForeignKey(Model):
+    name: Name
+    columns: tuple[Name, ...] = Field(min_length=1)
+    referenced_schema: str = DEFAULT_SCHEMA
+    referenced_table: Name
+    referenced_columns: tuple[Name, ...] = Field(min_length=1)
+    on_delete: FkAction = "NO ACTION"
+    on_update: FkAction = "NO ACTION"
+    match_full: bool = False
+    deferrable: bool = False
+    initially_deferred: bool = False
+
+    @model_validator(mode="after")
+    def _same_arity(self) -> ForeignKey:
+        if len(self.columns) != len(self.referenced_columns):
+            raise ValueError("columns and referenced_columns must have the same length")
+        return self
+
+
+class IndexKey(Model):
+    """One key of an index: a column or an expression, with its ordering options.
+
+    Plain ascending column keys are written as bare strings in `Index.columns`; this object is
+    only needed for expressions, DESC, NULLS FIRST/LAST, a non-default operator class or collation.
+    """
+
+    column: Name | None = None
+    expression: str | None = None
+    descending: bool = False
+    nulls: Literal["first", "last"] | None = Field(
+        None, description="Only when it differs from the default (LAST for ASC, FIRST for DESC)."
+    )
+    opclass: str | None = None
+    collation: str | None = None
+
+    @model_validator(mode="after")
+    def _column_xor_expression(self) -> IndexKey:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError("an index key has exactly one of 'column' or 'expression'")
+        return self
+
+
+class Index(Model):
+    name: Name
+    columns: tuple[Name | IndexKey, ...] = Field(min_length=1)
+    unique: bool = False
+    method: str = "btree"
+    include: tuple[Name, ...] = ()
+    where: str | None = Field(None, description="Partial index predicate.")
+    nulls_not_distinct: bool = False
+
+    @model_validator(mode="after")
+    def _canonical_keys(self) -> Index:
+        keys = tuple(_canonical_key(k) for k in self.columns)
+        if keys != self.columns:
+            object.__setattr__(self, "columns", keys)
+        return self
+
+
+def _canonical_key(key: str | IndexKey) -> str | IndexKey:
+    """A key with nothing but a column name is written as that name, so both spellings compare equal."""
+    if isinstance(key, IndexKey) and key.column is not None and key == IndexKey(column=key.column):
+        return key.column
+    return key
+
+
+class Table(Model):
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    columns: tuple[Column, ...] = ()
+    primary_key: PrimaryKey | None = None
+    unique_constraints: tuple[UniqueConstraint, ...] = ()
+    check_constraints: tuple[CheckConstraint, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    comment: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _primary_key_both_ways(self) -> Table:
+        """Seed files mark key columns; introspection names the constraint. Keep both in step."""
+        flagged = tuple(c.name for c in self.columns if c.is_primary_key)
+        pk = self.primary_key
+        if pk is None and flagged:
+            pk = PrimaryKey(name=None, columns=flagged)
+        if pk is not None:
+            if flagged and set(flagged) != set(pk.columns):
+                raise ValueError(
+                    f"is_primary_key columns {list(flagged)} disagree with primary_key "
+                    f"{list(pk.columns)}"
+                )
+            if pk.name is None:
+                pk = PrimaryKey(name=f"{self.name}_pkey"[:63], columns=pk.columns)
+            names = {c.name for c in self.columns}
+            missing = [c for c in pk.columns if c not in names]
+            if missing:
+                raise ValueError(f"primary key column {missing[0]!r} is not a column of the table")
+            cols = tuple(
+                c if c.is_primary_key == (c.name in pk.columns)
+                else c.model_copy(update={"is_primary_key": c.name in pk.columns})
+                for c in self.columns
+            )
+            object.__setattr__(self, "columns", cols)
+            object.__setattr__(self, "primary_key", pk)
+        seen: set[str] = set()
+        for c in self.columns:
+            if c.name in seen:
+                raise ValueError(f"column {c.name!r} appears twice")
+            seen.add(c.name)
+        for attr in ("unique_constraints", "check_constraints", "foreign_keys", "indexes"):
+            items = getattr(self, attr)
+            object.__setattr__(self, attr, tuple(sorted(items, key=lambda o: o.name)))
+        return self
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema_, self.name)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+class Enum(Model):
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    labels: tuple[str, ...]
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema_, self.name)
+
+
+class SequenceOwner(Model):
+    table: Name
+    column: Name
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Sequence(Model):
+    """A free-standing sequence; identity columns' internal sequences belong to their column."""
+
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    type: Literal["smallint", "integer", "bigint"] = "bigint"
+    start: int = 1
+    increment: int = 1
+    min_value: int | None = Field(None, description="None: the type's default.")
+    max_value: int | None = Field(None, description="None: the type's default.")
+    cache: int = 1
+    cycle: bool = False
+    owned_by: SequenceOwner | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema_, self.name)
+
+
+class Extension(Model):
+    name: Name
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    version: str | None = Field(None, description="None: whatever version the server installs.")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Unmanaged(Model):
+    """An object Lockplane sees but does not manage yet: listed, never altered or dropped."""
+
+    kind: str
+    schema_: str | None = Field(None, alias="schema")
+    name: str
+    on: str | None = Field(None, description="The table it belongs to, for triggers and policies.")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Schema(Model):
+    """A whole database schema document (the file format of `lockplane introspect`)."""
+
+    json_schema_url: str | None = Field(None, alias="$schema")
+    schemas: tuple[Name, ...] = Field(
+        (), description="Namespaces besides public; those used by objects are added automatically."
+    )
+    extensions: tuple[Extension, ...] = ()
+    enums: tuple[Enum, ...] = ()
+    sequences: tuple[Sequence, ...] = ()
+    tables: tuple[Table, ...] = ()
+    unmanaged: tuple[Unmanaged, ...] = Field(
+        (), description="Read-only inventory of objects Lockplane does not manage; never dropped."
+    )
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _canonical(self) -> Schema:
+        used = {t.schema_ for t in self.tables} | {e.schema_ for e in self.enums}
+        used |= {s.schema_ for s in self.sequences} | {x.schema_ for x in self.extensions}
+        names = sorted((set(self.schemas) | used) - {DEFAULT_SCHEMA})
+        object.__setattr__(self, "schemas", tuple(names))
+        for attr in ("extensions", "enums", "sequences", "tables"):
+            items = getattr(self, attr)
+            ordered = tuple(sorted(items, key=lambda o: (o.schema_, o.name)))
+            keys = [(o.schema_, o.name) for o in ordered]
+            dup = next((k for k, n in zip(keys, keys[1:]) if k == n), None)
+            if dup is not None:
+                raise ValueError(f"{attr[:-1]} {qualified(*dup)!r} appears twice")
+            object.__setattr__(self, attr, ordered)
+        object.__setattr__(
+            self,
+            "unmanaged",
+            tuple(sorted(self.unmanaged, key=lambda u: (u.kind, u.schema_ or "", u.on or "", u.name))),
+        )
+        return self
+
+    def table(self, schema: str, name: str) -> Table | None:
+        return next((t for t in self.tables if t.schema_ == schema and t.name == name), None)
+
+    def managed_dict(self) -> dict[str, Any]:
+        """The part of the document that plans change: everything but `$schema` and `unmanaged`."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"json_schema_url", "unmanaged"})
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of the managed objects; equal schemas, equal fingerprints."""
+        canonical = json.dumps(self.managed_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def to_json(self) -> str:
+        """The document as `lockplane introspect` prints it: defaults left out, keys in model order."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        data = {"$schema": SCHEMA_URL, **{k: v for k, v in data.items() if k != "$schema"}}
+        data.setdefault("tables", [])
+        for table in data["tables"]:  # the seed format always spells these out
+            for column in table.get("columns", []):
+                column.setdefault("nullable", True)
+                column.setdefault("is_primary_key", False)
+            for index in table.get("indexes", []):
+                index.setdefault("unique", False)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+SCHEMA_URL = "https://raw.githubusercontent.com/lockplane/lockplane/main/schema-json/schema.json"
+PLAN_URL = "https://raw.githubusercontent.com/lockplane/lockplane/main/schema-json/plan.json"

@@ -1,0 +1,110 @@
+"""The plan document: ordered SQL steps, each with its lock, hazards and generated reverse.
+
+A plan is data that can be reviewed, stored, validated by JSON Schema and applied later. The seed's
+shape (steps with `description` and `sql` only) still loads; such a plan simply carries no reverse
+steps, no fingerprints and no target to prove against.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import Field
+
+from .model import PLAN_URL, Model, Schema
+
+HazardCode = Literal["DATA_LOSS", "DATA_DEPENDENT", "TABLE_REWRITE", "BLOCKING_LOCK", "IRREVERSIBLE"]
+Severity = Literal["error", "warning"]
+LockMode = Literal[
+    "ACCESS SHARE",
+    "ROW SHARE",
+    "ROW EXCLUSIVE",
+    "SHARE UPDATE EXCLUSIVE",
+    "SHARE",
+    "SHARE ROW EXCLUSIVE",
+    "EXCLUSIVE",
+    "ACCESS EXCLUSIVE",
+]
+# Postgres's own lock strength order, used to report a plan's strongest lock.
+LOCK_ORDER: tuple[str, ...] = LockMode.__args__  # type: ignore[attr-defined]
+
+
+class Hazard(Model):
+    code: HazardCode
+    severity: Severity
+    message: str
+
+
+class Step(Model):
+    description: str = Field(min_length=1)
+    sql: str = Field(min_length=1)
+    reverse_sql: str | None = Field(
+        None, description="SQL that undoes this step; null when the plan was not generated here."
+    )
+    transactional: bool = True
+    lock: LockMode | None = Field(None, description="Strongest table lock the step takes.")
+    hazards: tuple[Hazard, ...] = ()
+
+    @property
+    def blocking(self) -> bool:
+        return any(h.severity == "error" for h in self.hazards)
+
+
+class Plan(Model):
+    """An ordered migration from one schema to another.
+
+    `source` and `target` are embedded so that apply can say exactly what drifted and what the
+    shadow run failed to reach; plans in the seed's format leave them out.
+    """
+
+    json_schema_url: str | None = Field(None, alias="$schema")
+    source_fingerprint: str | None = Field(None, pattern="^[0-9a-f]{64}$")
+    target_fingerprint: str | None = Field(None, pattern="^[0-9a-f]{64}$")
+    steps: tuple[Step, ...] = ()
+    source: Schema | None = None
+    target: Schema | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def reversible(self) -> bool:
+        return all(s.reverse_sql is not None for s in self.steps)
+
+    def hazards(self) -> list[Hazard]:
+        return [h for s in self.steps for h in s.hazards]
+
+    def reverse(self) -> Plan:
+        """The rollback: every step's generated reverse, last step first."""
+        steps = tuple(
+            Step(
+                description=f"Rollback: {s.description}",
+                sql=s.reverse_sql,
+                reverse_sql=s.sql,
+                transactional=s.transactional,
+                lock=s.lock,
+            )
+            for s in reversed(self.steps)
+            if s.reverse_sql is not None
+        )
+        return Plan(
+            source_fingerprint=self.target_fingerprint,
+            target_fingerprint=self.source_fingerprint,
+            steps=steps,
+            source=self.target,
+            target=self.source,
+        )
+
+    def to_json(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data["$schema"] = PLAN_URL
+        for key in ("source", "target"):  # embedded schemas last, written compactly
+            if key in data:
+                schema = getattr(self, key)
+                data[key] = json.loads(schema.to_json())
+                data[key].pop("$schema", None)
+                data[key] = data.pop(key)
+        ordered = {"$schema": PLAN_URL, **{k: v for k, v in data.items() if k != "$schema"}}
+        return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
