@@ -1,3 +1,61 @@
-"""Lockplane: safe, explained, reversible Postgres schema changes."""
+"""Lockplane: safe, explained, reversible Postgres schema changes.
+
+The public API, in the order data flows: a schema is loaded or introspected, two schemas are
+diffed, the diff becomes a plan, the plan gets a safety report, and the plan is applied after a
+shadow proof. The notebook layer and the CLI use only these names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Schema": "model",
+    "Plan": "plan",
+    "Step": "plan",
+    "Hazard": "plan",
+    "introspect": "introspect",
+    "introspect_url": "introspect",
+    "load_schema": "sources",
+    "load_schema_file": "loader",
+    "load_plan_file": "loader",
+    "parse_schema_text": "loader",
+    "parse_plan_text": "loader",
+    "diff": "diff",
+    "Diff": "diff",
+    "make_plan": "planner",
+    "SafetyReport": "safety",
+    "apply_plan": "executor",
+    "prove": "executor",
+    "ApplyResult": "executor",
+    "ShadowReport": "executor",
+    "Shadow": "shadow",
+    "LockplaneError": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .diff import Diff, diff
+    from .errors import LockplaneError
+    from .executor import ApplyResult, ShadowReport, apply_plan, prove
+    from .introspect import introspect, introspect_url
+    from .loader import load_plan_file, load_schema_file, parse_plan_text, parse_schema_text
+    from .model import Schema
+    from .plan import Hazard, Plan, Step
+    from .planner import make_plan
+    from .safety import SafetyReport
+    from .shadow import Shadow
+    from .sources import load_schema
+
+
+def __getattr__(name: str) -> Any:
+    """Import lazily: `lockplane version` should not pay for psycopg and pydantic."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lockplane' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __name__), name)

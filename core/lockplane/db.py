@@ -67,7 +67,9 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) ->
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         reason = reason.replace(url, mask_url(url))
-        raise ConnectionFailed(f"cannot connect to {mask_url(url)}: {_strip_password(reason)}") from None
+        raise ConnectionFailed(
+            f"cannot connect to {mask_url(url)}: {_strip_password(reason)}"
+        ) from None
     return conn
 
 

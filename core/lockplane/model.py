@@ -12,7 +12,9 @@ validators below, so two equal schemas serialize to byte-identical JSON and fing
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -47,7 +49,9 @@ def qualified(schema: str, name: str) -> str:
 
 class Column(Model):
     name: Name
-    type: str = Field(description="Type exactly as format_type() prints it, e.g. 'character varying(255)'.")
+    type: str = Field(
+        description="Type exactly as format_type() prints it, e.g. 'character varying(255)'."
+    )
     nullable: bool = True
     default: str | None = Field(None, description="Default expression as pg_get_expr() prints it.")
     is_primary_key: bool = Field(
@@ -178,7 +182,8 @@ class Table(Model):
             if missing:
                 raise ValueError(f"primary key column {missing[0]!r} is not a column of the table")
             cols = tuple(
-                c if c.is_primary_key == (c.name in pk.columns)
+                c
+                if c.is_primary_key == (c.name in pk.columns)
                 else c.model_copy(update={"is_primary_key": c.name in pk.columns})
                 for c in self.columns
             )
@@ -275,6 +280,9 @@ class Schema(Model):
 
     @model_validator(mode="after")
     def _canonical(self) -> Schema:
+        implied = _implied_sequences(self.tables, self.sequences)
+        if implied:
+            object.__setattr__(self, "sequences", self.sequences + implied)
         used = {t.schema_ for t in self.tables} | {e.schema_ for e in self.enums}
         used |= {s.schema_ for s in self.sequences} | {x.schema_ for x in self.extensions}
         names = sorted((set(self.schemas) | used) - {DEFAULT_SCHEMA})
@@ -283,14 +291,16 @@ class Schema(Model):
             items = getattr(self, attr)
             ordered = tuple(sorted(items, key=lambda o: (o.schema_, o.name)))
             keys = [(o.schema_, o.name) for o in ordered]
-            dup = next((k for k, n in zip(keys, keys[1:]) if k == n), None)
+            dup = next((k for k, n in itertools.pairwise(keys) if k == n), None)
             if dup is not None:
                 raise ValueError(f"{attr[:-1]} {qualified(*dup)!r} appears twice")
             object.__setattr__(self, attr, ordered)
         object.__setattr__(
             self,
             "unmanaged",
-            tuple(sorted(self.unmanaged, key=lambda u: (u.kind, u.schema_ or "", u.on or "", u.name))),
+            tuple(
+                sorted(self.unmanaged, key=lambda u: (u.kind, u.schema_ or "", u.on or "", u.name))
+            ),
         )
         return self
 
@@ -318,6 +328,58 @@ class Schema(Model):
             for index in table.get("indexes", []):
                 index.setdefault("unique", False)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+_NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")
+_SERIAL_TYPES = {"smallint": "smallint", "integer": "integer", "bigint": "bigint"}
+
+
+def _split_name(text: str) -> tuple[str, str]:
+    """`app."My Seq"` -> ("app", "My Seq"), as Postgres reads a regclass literal."""
+    parts: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == '"':
+            j = i + 1
+            buf = ""
+            while j < len(text):
+                if text[j] == '"' and text[j + 1 : j + 2] == '"':
+                    buf, j = buf + '"', j + 2
+                elif text[j] == '"':
+                    break
+                else:
+                    buf, j = buf + text[j], j + 1
+            parts.append(buf)
+            i = j + 1
+        else:
+            j = text.find(".", i)
+            j = len(text) if j < 0 else j
+            parts.append(text[i:j].lower())
+            i = j
+        if i < len(text) and text[i] == ".":
+            i += 1
+    return (parts[0], parts[1]) if len(parts) == 2 else (DEFAULT_SCHEMA, parts[-1] if parts else "")
+
+
+def _implied_sequences(
+    tables: tuple[Table, ...], declared: tuple[Sequence, ...]
+) -> tuple[Sequence, ...]:
+    """`serial` shorthand: a `nextval('x_seq'::regclass)` default naming a sequence the document
+    does not declare implies that sequence, owned by the column, exactly as `serial` creates it."""
+    known = {(s.schema_, s.name) for s in declared}
+    out: list[Sequence] = []
+    for t in tables:
+        for c in t.columns:
+            m = _NEXTVAL.match(c.default or "")
+            if not m or c.type not in _SERIAL_TYPES:
+                continue
+            schema, name = _split_name(m.group(1).replace("''", "'"))
+            if (schema, name) in known:
+                continue
+            known.add((schema, name))
+            owner = SequenceOwner(schema=t.schema_, table=t.name, column=c.name)
+            out.append(Sequence(schema=schema, name=name, type=c.type, owned_by=owner))  # type: ignore[arg-type]
+    return tuple(out)
 
 
 SCHEMA_URL = "https://raw.githubusercontent.com/lockplane/lockplane/main/schema-json/schema.json"

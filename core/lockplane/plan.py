@@ -14,7 +14,9 @@ from pydantic import Field
 
 from .model import PLAN_URL, Model, Schema
 
-HazardCode = Literal["DATA_LOSS", "DATA_DEPENDENT", "TABLE_REWRITE", "BLOCKING_LOCK", "IRREVERSIBLE"]
+HazardCode = Literal[
+    "DATA_LOSS", "DATA_DEPENDENT", "TABLE_REWRITE", "BLOCKING_LOCK", "IRREVERSIBLE"
+]
 Severity = Literal["error", "warning"]
 LockMode = Literal[
     "ACCESS SHARE",
@@ -45,6 +47,14 @@ class Step(Model):
     transactional: bool = True
     lock: LockMode | None = Field(None, description="Strongest table lock the step takes.")
     hazards: tuple[Hazard, ...] = ()
+    notes: tuple[str, ...] = Field(
+        (), description="Why the step is safe, for the validation report."
+    )
+    reverse_description: str | None = None
+    reverse_lock: LockMode | None = None
+    reverse_hazards: tuple[Hazard, ...] = Field(
+        (), description="Hazards of the reverse step, carried so a rollback is judged like a plan."
+    )
 
     @property
     def blocking(self) -> bool:
@@ -80,11 +90,15 @@ class Plan(Model):
         """The rollback: every step's generated reverse, last step first."""
         steps = tuple(
             Step(
-                description=f"Rollback: {s.description}",
+                description=f"Rollback: {s.reverse_description or s.description}",
                 sql=s.reverse_sql,
                 reverse_sql=s.sql,
                 transactional=s.transactional,
-                lock=s.lock,
+                lock=s.reverse_lock,
+                hazards=s.reverse_hazards,
+                reverse_hazards=s.hazards,
+                reverse_lock=s.lock,
+                reverse_description=s.description,
             )
             for s in reversed(self.steps)
             if s.reverse_sql is not None

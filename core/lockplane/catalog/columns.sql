@@ -1,0 +1,34 @@
+-- Columns of the tables in tables.sql, in attnum order. Types print as format_type() does with
+-- search_path = public; defaults as pg_get_expr(..., pretty). Identity and generated columns keep
+-- their expression out of `default` (identity is its own field; generated columns are unmanaged).
+SELECT a.attrelid AS table_oid,
+       a.attname AS name,
+       format_type(a.atttypid, a.atttypmod) AS type,
+       NOT a.attnotnull AS nullable,
+       CASE WHEN a.attidentity = '' AND a.attgenerated = ''
+            THEN pg_get_expr(ad.adbin, ad.adrelid, true) END AS "default",
+       a.attidentity AS identity,
+       a.attgenerated AS generated,
+       CASE WHEN a.attcollation <> t.typcollation THEN
+         CASE WHEN cn.nspname IN ('pg_catalog', 'public') THEN co.collname::text
+              ELSE cn.nspname || '.' || co.collname END
+       END AS collation,
+       d.description AS comment
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+LEFT JOIN pg_description d
+  ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
+WHERE a.attnum > 0 AND NOT a.attisdropped
+  AND c.relkind = 'r' AND NOT c.relispartition
+  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
+  AND n.nspname !~ '^pg_(toast|temp_)'
+  AND NOT EXISTS (
+    SELECT FROM pg_depend dep
+    WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype = 'e'
+  )
+ORDER BY a.attrelid, a.attnum

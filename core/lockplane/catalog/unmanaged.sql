@@ -1,0 +1,128 @@
+-- Everything in scope that Lockplane sees but does not manage yet, as (kind, schema, name, on).
+-- Listed so that nothing is silently ignored; never altered or dropped. `on` is the table a
+-- trigger, policy, rule or constraint belongs to (same schema as the entry), or for generated
+-- columns the table of the column; for inheritance, the parent as schema-qualified display name.
+WITH scoped_ns AS (
+  SELECT n.oid, n.nspname
+  FROM pg_namespace n
+  WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
+    AND n.nspname !~ '^pg_(toast|temp_)'
+),
+ext_member AS (
+  SELECT dep.classid, dep.objid FROM pg_depend dep WHERE dep.deptype = 'e'
+),
+rel AS (
+  SELECT c.oid, c.relname, c.relkind, c.relispartition, c.relrowsecurity, c.relforcerowsecurity,
+         s.nspname
+  FROM pg_class c
+  JOIN scoped_ns s ON s.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    AND NOT EXISTS (
+      SELECT FROM ext_member e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid
+    )
+)
+SELECT CASE
+         WHEN r.relispartition THEN 'partition'
+         WHEN r.relkind = 'p' THEN 'partitioned table'
+         WHEN r.relkind = 'v' THEN 'view'
+         WHEN r.relkind = 'm' THEN 'materialized view'
+         ELSE 'foreign table'
+       END AS kind,
+       r.nspname AS schema, r.relname AS name, NULL AS "on"
+FROM rel r
+WHERE r.relkind <> 'r' OR r.relispartition
+UNION ALL
+SELECT 'row level security', r.nspname, r.relname, NULL
+FROM rel r
+WHERE r.relrowsecurity
+UNION ALL
+SELECT 'forced row level security', r.nspname, r.relname, NULL
+FROM rel r
+WHERE r.relforcerowsecurity
+UNION ALL
+SELECT 'generated column', r.nspname, a.attname, r.relname
+FROM rel r
+JOIN pg_attribute a ON a.attrelid = r.oid
+WHERE r.relkind = 'r' AND NOT r.relispartition
+  AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''
+UNION ALL
+SELECT 'inheritance', r.nspname, r.relname,
+       CASE WHEN pn.nspname = 'public' THEN pc.relname::text ELSE pn.nspname || '.' || pc.relname END
+FROM rel r
+JOIN pg_inherits inh ON inh.inhrelid = r.oid
+JOIN pg_class pc ON pc.oid = inh.inhparent
+JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+WHERE NOT r.relispartition
+UNION ALL
+SELECT 'exclusion constraint', r.nspname, con.conname, r.relname
+FROM rel r
+JOIN pg_constraint con ON con.conrelid = r.oid
+WHERE con.contype = 'x' AND con.conparentid = 0 AND r.relkind = 'r' AND NOT r.relispartition
+UNION ALL
+SELECT 'invalid index', r.nspname, ic.relname, r.relname
+FROM rel r
+JOIN pg_index i ON i.indrelid = r.oid
+JOIN pg_class ic ON ic.oid = i.indexrelid
+WHERE NOT (i.indisvalid AND i.indislive) AND r.relkind = 'r' AND NOT r.relispartition
+UNION ALL
+SELECT 'trigger', r.nspname, t.tgname, r.relname
+FROM rel r
+JOIN pg_trigger t ON t.tgrelid = r.oid
+WHERE NOT t.tgisinternal AND t.tgparentid = 0
+UNION ALL
+SELECT 'policy', r.nspname, pol.polname, r.relname
+FROM rel r
+JOIN pg_policy pol ON pol.polrelid = r.oid
+UNION ALL
+SELECT 'rule', r.nspname, rw.rulename, r.relname
+FROM rel r
+JOIN pg_rewrite rw ON rw.ev_class = r.oid
+WHERE rw.rulename <> '_RETURN'
+UNION ALL
+SELECT CASE p.prokind
+         WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function'
+       END,
+       s.nspname,
+       p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       NULL
+FROM pg_proc p
+JOIN scoped_ns s ON s.oid = p.pronamespace
+WHERE NOT EXISTS (  -- nor the constructors PostgreSQL makes for a range type (deptype 'i')
+  SELECT FROM pg_depend dep
+  WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i')
+)
+UNION ALL
+SELECT CASE t.typtype
+         WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite type' WHEN 'r' THEN 'range type'
+         ELSE 'base type'
+       END,
+       s.nspname, t.typname, NULL
+FROM pg_type t
+JOIN scoped_ns s ON s.oid = t.typnamespace
+LEFT JOIN pg_class tr ON tr.oid = t.typrelid
+WHERE (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND tr.relkind = 'c')
+       OR (t.typtype = 'b' AND t.typcategory <> 'A'))
+  AND NOT EXISTS (
+    SELECT FROM ext_member e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid
+  )
+UNION ALL
+SELECT 'collation', s.nspname, co.collname, NULL
+FROM pg_collation co
+JOIN scoped_ns s ON s.oid = co.collnamespace
+WHERE NOT EXISTS (
+  SELECT FROM ext_member e WHERE e.classid = 'pg_collation'::regclass AND e.objid = co.oid
+)
+UNION ALL
+SELECT 'statistics', s.nspname, st.stxname, r.relname
+FROM pg_statistic_ext st
+JOIN scoped_ns s ON s.oid = st.stxnamespace
+JOIN pg_class r ON r.oid = st.stxrelid
+WHERE NOT EXISTS (
+  SELECT FROM ext_member e WHERE e.classid = 'pg_statistic_ext'::regclass AND e.objid = st.oid
+)
+UNION ALL
+SELECT 'event trigger', NULL, et.evtname, NULL
+FROM pg_event_trigger et
+WHERE NOT EXISTS (
+  SELECT FROM ext_member e WHERE e.classid = 'pg_event_trigger'::regclass AND e.objid = et.oid
+)

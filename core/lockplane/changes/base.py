@@ -1,0 +1,118 @@
+"""What every change knows about itself: its SQL, its inverse, its lock and its hazards.
+
+A change holds the objects it acts on (`before` for what it removes, `after` for what it creates),
+so its inverse can always be built without looking anything up: the rollback is derived from
+these objects, never from the SQL text. `phase` orders changes in a plan (see planner.py); `key`
+orders changes within a phase so plans are deterministic.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from psycopg import sql
+
+from ..plan import Hazard, HazardCode, LockMode, Severity, Step
+from ..sqlnames import render
+
+
+def hazard(code: HazardCode, message: str, severity: Severity = "warning") -> Hazard:
+    return Hazard(code=code, severity=severity, message=message)
+
+
+def data_loss(what: str) -> list[Hazard]:
+    """Dropping data: blocks apply without --allow-destructive, and the rollback cannot bring it back."""
+    return [
+        hazard("DATA_LOSS", f"Drops {what} and all the data in it", "error"),
+        hazard("IRREVERSIBLE", f"The rollback recreates {what} empty; its data is not restored"),
+    ]
+
+
+@dataclass(frozen=True)
+class Change(ABC):
+    phase: ClassVar[int]
+    sign: ClassVar[str]  # "+", "-" or "~", for diff summaries
+
+    @abstractmethod
+    def key(self) -> tuple[str, ...]:
+        """Where this change sorts within its phase."""
+
+    @abstractmethod
+    def statements(self) -> list[sql.Composable]: ...
+
+    @abstractmethod
+    def reverse(self) -> Change: ...
+
+    @abstractmethod
+    def description(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def kind(self) -> str:
+        """The kind of object changed, for summaries: table, column, index, ..."""
+
+    @property
+    @abstractmethod
+    def target(self) -> str:
+        """The object changed, as a user would name it."""
+
+    def detail(self) -> str:
+        """What changed about the object, for `~` summaries."""
+        return ""
+
+    def lock(self) -> LockMode | None:
+        """The strongest lock taken on an existing table; None when only new objects are touched."""
+        return None
+
+    def hazards(self) -> list[Hazard]:
+        return []
+
+    def notes(self) -> list[str]:
+        """Why a hazard-free change is safe, for the validation report."""
+        return []
+
+    def to_step(self) -> Step:
+        inverse = self.reverse()
+        return Step(
+            description=self.description(),
+            sql=render(self.statements()),
+            reverse_sql=render(inverse.statements()),
+            lock=self.lock(),
+            hazards=tuple(self.hazards()),
+            notes=tuple(self.notes()),
+            reverse_description=inverse.description(),
+            reverse_lock=inverse.lock(),
+            reverse_hazards=tuple(inverse.hazards()),
+        )
+
+
+class Phase:
+    """Plan order: creates before the things that use them, drops of dependents before what they
+    depend on, adds before drops. The reverse plan is this order reversed, which keeps it valid."""
+
+    CREATE_SCHEMA = 10
+    CREATE_EXTENSION = 20
+    CREATE_ENUM = 30
+    ALTER_ENUM = 35
+    CREATE_SEQUENCE = 40
+    ALTER_SEQUENCE = 45
+    DROP_FOREIGN_KEY = 50
+    DISOWN_SEQUENCE = 55
+    DROP_INDEX = 60
+    DROP_CONSTRAINT = 65
+    CREATE_TABLE = 70
+    ADD_COLUMN = 80
+    ALTER_COLUMN = 85
+    ADD_CONSTRAINT = 90
+    CREATE_INDEX = 100
+    ADD_FOREIGN_KEY = 110
+    OWN_SEQUENCE = 120
+    COMMENT = 130
+    DROP_COLUMN = 140
+    DROP_TABLE = 150
+    DROP_SEQUENCE = 160
+    DROP_ENUM = 170
+    DROP_EXTENSION = 180
+    DROP_SCHEMA = 190

@@ -1,0 +1,222 @@
+"""Primary keys, unique, check and foreign-key constraints, and indexes.
+
+A constraint or index that changes is dropped and added again under the same name: the drop runs
+early in the plan and the add late, so whatever the old one blocked (a column drop, a type
+change) happens in between. `new_table` marks objects on tables created by the same plan: those
+tables are empty, so validating or building on them costs nothing and carries no hazard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from ..model import CheckConstraint, ForeignKey, Index, PrimaryKey, Table, UniqueConstraint
+from ..plan import Hazard, LockMode
+from ..sqlnames import Ident, obj
+from .base import Change, Phase, hazard
+from .ddl import Constraint, constraint_def, index_def, table_name
+
+_KIND = {
+    PrimaryKey: "primary key",
+    UniqueConstraint: "unique constraint",
+    CheckConstraint: "check constraint",
+    ForeignKey: "foreign key",
+}
+
+
+def _kind(c: Constraint) -> str:
+    return _KIND[type(c)]
+
+
+@dataclass(frozen=True)
+class AddConstraint(Change):
+    table: Table
+    after: Constraint
+    new_table: bool = False
+    sign = "+"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return Phase.ADD_FOREIGN_KEY if isinstance(self.after, ForeignKey) else Phase.ADD_CONSTRAINT
+
+    @property
+    def kind(self) -> str:
+        return _kind(self.after)
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name, self.after.name or "")
+
+    @property
+    def target(self) -> str:
+        return f"{self.after.name} on {self.table.qname}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER TABLE {} ADD {}").format(
+                table_name(self.table), constraint_def(self.after)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return DropConstraint(self.table, self.after)
+
+    def description(self) -> str:
+        return f"Add {_kind(self.after)} {self.after.name} to table {self.table.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "SHARE ROW EXCLUSIVE" if isinstance(self.after, ForeignKey) else "ACCESS EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        if self.new_table:
+            return []
+        c, t = self.after, self.table.qname
+        if isinstance(c, ForeignKey):
+            ref = obj(c.referenced_schema, c.referenced_table).as_string(None)
+            return [
+                hazard(
+                    "DATA_DEPENDENT",
+                    f"Foreign key {c.name} fails if {t} has rows with no match in {ref}",
+                ),
+                hazard(
+                    "BLOCKING_LOCK",
+                    f"Validating {c.name} scans {t} while blocking writes to {t} and {ref}",
+                ),
+            ]
+        if isinstance(c, CheckConstraint):
+            what = f"Check {c.name} fails if an existing row of {t} violates it"
+        else:
+            what = f"{_kind(c).capitalize()} {c.name} fails if {t} holds duplicate or NULL keys"
+        return [
+            hazard("DATA_DEPENDENT", what),
+            hazard("BLOCKING_LOCK", f"Adding {c.name} scans {t} under an ACCESS EXCLUSIVE lock"),
+        ]
+
+    def notes(self) -> list[str]:
+        return [f"Table {self.table.qname} is created by this plan: no rows to check"]
+
+
+@dataclass(frozen=True)
+class DropConstraint(Change):
+    table: Table
+    before: Constraint
+    sign = "-"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return (
+            Phase.DROP_FOREIGN_KEY if isinstance(self.before, ForeignKey) else Phase.DROP_CONSTRAINT
+        )
+
+    @property
+    def kind(self) -> str:
+        return _kind(self.before)
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name, self.before.name or "")
+
+    @property
+    def target(self) -> str:
+        return f"{self.before.name} on {self.table.qname}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                table_name(self.table), Ident(self.before.name or "")
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return AddConstraint(self.table, self.before)
+
+    def description(self) -> str:
+        return f"Drop {_kind(self.before)} {self.before.name} from table {self.table.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def notes(self) -> list[str]:
+        return ["Dropping a constraint only relaxes what the table accepts"]
+
+
+@dataclass(frozen=True)
+class CreateIndex(Change):
+    table: Table
+    after: Index
+    new_table: bool = False
+    phase = Phase.CREATE_INDEX
+    sign = "+"
+    kind = "index"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return f"{self.after.name} on {self.table.qname}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [index_def(self.table, self.after)]
+
+    def reverse(self) -> Change:
+        return DropIndex(self.table, self.after)
+
+    def description(self) -> str:
+        return f"Create index {self.after.name}"
+
+    def lock(self) -> LockMode | None:
+        return None if self.new_table else "SHARE"
+
+    def hazards(self) -> list[Hazard]:
+        if self.new_table:
+            return []
+        out = [
+            hazard(
+                "BLOCKING_LOCK",
+                f"Building {self.after.name} holds a SHARE lock on {self.table.qname}: writes wait "
+                "until the build ends",
+            )
+        ]
+        if self.after.unique:
+            out.append(
+                hazard(
+                    "DATA_DEPENDENT",
+                    f"Unique index {self.after.name} fails if {self.table.qname} holds duplicates",
+                )
+            )
+        return out
+
+    def notes(self) -> list[str]:
+        return [f"Table {self.table.qname} is created by this plan: the build is instant"]
+
+
+@dataclass(frozen=True)
+class DropIndex(Change):
+    table: Table
+    before: Index
+    phase = Phase.DROP_INDEX
+    sign = "-"
+    kind = "index"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.before.name)
+
+    @property
+    def target(self) -> str:
+        return f"{self.before.name} on {self.table.qname}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("DROP INDEX {}").format(obj(self.table.schema_, self.before.name))]
+
+    def reverse(self) -> Change:
+        return CreateIndex(self.table, self.before)
+
+    def description(self) -> str:
+        return f"Drop index {self.before.name}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def notes(self) -> list[str]:
+        return ["Dropping an index loses no data; queries that used it may get slower"]

@@ -1,0 +1,538 @@
+"""Schema-level objects: namespaces, extensions, enums, sequences, and table comments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from ..model import Enum, Extension, Sequence, SequenceOwner, Table
+from ..plan import Hazard, LockMode
+from ..sqlnames import Ident, col, obj
+from .base import Change, Phase, hazard
+from .ddl import comment_on, table_name
+
+
+@dataclass(frozen=True)
+class CreateSchema(Change):
+    name: str
+    phase = Phase.CREATE_SCHEMA
+    sign = "+"
+    kind = "schema"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    @property
+    def target(self) -> str:
+        return self.name
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("CREATE SCHEMA {}").format(Ident(self.name))]
+
+    def reverse(self) -> Change:
+        return DropSchema(self.name)
+
+    def description(self) -> str:
+        return f"Create schema {self.name}"
+
+    def notes(self) -> list[str]:
+        return ["Creating a schema is always safe"]
+
+
+@dataclass(frozen=True)
+class DropSchema(Change):
+    name: str
+    phase = Phase.DROP_SCHEMA
+    sign = "-"
+    kind = "schema"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    @property
+    def target(self) -> str:
+        return self.name
+
+    def statements(self) -> list[sql.Composable]:
+        # No CASCADE: a schema still holding objects Lockplane does not manage stops the plan.
+        return [sql.SQL("DROP SCHEMA {}").format(Ident(self.name))]
+
+    def reverse(self) -> Change:
+        return CreateSchema(self.name)
+
+    def description(self) -> str:
+        return f"Drop schema {self.name}"
+
+    def notes(self) -> list[str]:
+        return ["The schema is empty by the time it is dropped"]
+
+
+@dataclass(frozen=True)
+class CreateExtension(Change):
+    after: Extension
+    phase = Phase.CREATE_EXTENSION
+    sign = "+"
+    kind = "extension"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.after.name,)
+
+    @property
+    def target(self) -> str:
+        return self.after.name
+
+    def statements(self) -> list[sql.Composable]:
+        stmt = sql.SQL("CREATE EXTENSION {} WITH SCHEMA {}").format(
+            Ident(self.after.name), Ident(self.after.schema_)
+        )
+        if self.after.version:
+            stmt = sql.SQL("{} VERSION {}").format(stmt, sql.Literal(self.after.version))
+        return [stmt]
+
+    def reverse(self) -> Change:
+        return DropExtension(self.after)
+
+    def description(self) -> str:
+        return f"Create extension {self.after.name}"
+
+    def notes(self) -> list[str]:
+        return ["Creating an extension adds objects and changes no data"]
+
+
+@dataclass(frozen=True)
+class DropExtension(Change):
+    before: Extension
+    phase = Phase.DROP_EXTENSION
+    sign = "-"
+    kind = "extension"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.before.name,)
+
+    @property
+    def target(self) -> str:
+        return self.before.name
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("DROP EXTENSION {}").format(Ident(self.before.name))]
+
+    def reverse(self) -> Change:
+        return CreateExtension(self.before)
+
+    def description(self) -> str:
+        return f"Drop extension {self.before.name}"
+
+    def notes(self) -> list[str]:
+        return ["Without CASCADE: the drop fails if anything still uses the extension"]
+
+
+def _labels(labels: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Literal(label) for label in labels)
+
+
+@dataclass(frozen=True)
+class CreateEnum(Change):
+    after: Enum
+    phase = Phase.CREATE_ENUM
+    sign = "+"
+    kind = "enum"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.after.schema_, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return self.after.qname
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
+                obj(self.after.schema_, self.after.name), _labels(self.after.labels)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return DropEnum(self.after)
+
+    def description(self) -> str:
+        return f"Create enum {self.after.qname}"
+
+    def notes(self) -> list[str]:
+        return ["Creating a type is always safe"]
+
+
+@dataclass(frozen=True)
+class DropEnum(Change):
+    before: Enum
+    phase = Phase.DROP_ENUM
+    sign = "-"
+    kind = "enum"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.before.schema_, self.before.name)
+
+    @property
+    def target(self) -> str:
+        return self.before.qname
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("DROP TYPE {}").format(obj(self.before.schema_, self.before.name))]
+
+    def reverse(self) -> Change:
+        return CreateEnum(self.before)
+
+    def description(self) -> str:
+        return f"Drop enum {self.before.qname}"
+
+    def notes(self) -> list[str]:
+        return ["No column uses the type by the time it is dropped"]
+
+
+@dataclass(frozen=True)
+class EnumColumn:
+    """A column whose type is an enum being replaced; it is converted through text."""
+
+    table: Table
+    column: str
+    default: str | None
+
+
+@dataclass(frozen=True)
+class AddEnumValues(Change):
+    """New labels only, existing ones kept in order: `ALTER TYPE ... ADD VALUE`, no rewrite.
+
+    Its inverse cannot remove labels in place (Postgres has no DROP VALUE), so it is a
+    replacement of the type, which `columns` (the columns of this type) make possible.
+    """
+
+    before: Enum
+    after: Enum
+    columns: tuple[EnumColumn, ...]
+    phase = Phase.ALTER_ENUM
+    sign = "~"
+    kind = "enum"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.after.schema_, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return self.after.qname
+
+    def statements(self) -> list[sql.Composable]:
+        out: list[sql.Composable] = []
+        labels = list(self.before.labels)
+        name = obj(self.after.schema_, self.after.name)
+        for i, label in enumerate(self.after.labels):
+            if label in labels:
+                continue
+            following = next((x for x in self.after.labels[i + 1 :] if x in labels), None)
+            where = (
+                sql.SQL(" BEFORE {}").format(sql.Literal(following))
+                if following is not None
+                else sql.SQL("")
+            )
+            out.append(
+                sql.SQL("ALTER TYPE {} ADD VALUE {}{}").format(name, sql.Literal(label), where)
+            )
+            labels.insert(labels.index(following) if following is not None else len(labels), label)
+        return out
+
+    def reverse(self) -> Change:
+        return ReplaceEnum(self.after, self.before, self.columns)
+
+    def description(self) -> str:
+        added = [x for x in self.after.labels if x not in self.before.labels]
+        return f"Add value{'s' if len(added) > 1 else ''} {', '.join(added)} to enum {self.after.qname}"
+
+    def detail(self) -> str:
+        return f"labels {list(self.before.labels)} → {list(self.after.labels)}"
+
+    def notes(self) -> list[str]:
+        return ["Adding enum values changes no stored data"]
+
+
+@dataclass(frozen=True)
+class ReplaceEnum(Change):
+    """Labels removed or reordered: build the new type beside the old one, convert every column
+    through text, drop the old type. Fails (and rolls back) if a removed label is in use."""
+
+    before: Enum
+    after: Enum
+    columns: tuple[EnumColumn, ...]
+    phase = Phase.ALTER_ENUM
+    sign = "~"
+    kind = "enum"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.after.schema_, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return self.after.qname
+
+    def statements(self) -> list[sql.Composable]:
+        e = self.after
+        name = obj(e.schema_, e.name)
+        old_name = f"{e.name}__lockplane_old"[:63]
+        out: list[sql.Composable] = [
+            sql.SQL("ALTER TYPE {} RENAME TO {}").format(name, Ident(old_name)),
+            sql.SQL("CREATE TYPE {} AS ENUM ({})").format(name, _labels(e.labels)),
+        ]
+        for c in self.columns:
+            actions = []
+            if c.default is not None:
+                actions.append(sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(col(c.column)))
+            actions.append(
+                sql.SQL("ALTER COLUMN {0} TYPE {1} USING {0}::text::{1}").format(
+                    col(c.column), name
+                )
+            )
+            if c.default is not None:
+                actions.append(
+                    sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
+                        col(c.column), sql.SQL(c.default)
+                    )
+                )
+            out.append(
+                sql.SQL("ALTER TABLE {} {}").format(
+                    table_name(c.table), sql.SQL(", ").join(actions)
+                )
+            )
+        out.append(sql.SQL("DROP TYPE {}").format(obj(e.schema_, old_name)))
+        return out
+
+    def reverse(self) -> Change:
+        return ReplaceEnum(self.after, self.before, self.columns)
+
+    def description(self) -> str:
+        return f"Replace enum {self.after.qname} with labels {', '.join(self.after.labels)}"
+
+    def detail(self) -> str:
+        return f"labels {list(self.before.labels)} → {list(self.after.labels)}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE" if self.columns else None
+
+    def hazards(self) -> list[Hazard]:
+        removed = [x for x in self.before.labels if x not in self.after.labels]
+        out: list[Hazard] = []
+        if removed:
+            out.append(
+                hazard(
+                    "DATA_DEPENDENT",
+                    f"Removing {', '.join(removed)} from {self.after.qname} fails if a row still uses it",
+                )
+            )
+        if self.columns:
+            tables = sorted({c.table.qname for c in self.columns})
+            out.append(
+                hazard(
+                    "TABLE_REWRITE",
+                    f"Converting columns to the new type rewrites {', '.join(tables)}",
+                )
+            )
+        return out
+
+
+def _sequence_options(s: Sequence) -> sql.Composed:
+    parts = [
+        sql.SQL("AS {}").format(sql.SQL(s.type)),
+        sql.SQL("INCREMENT BY {}").format(sql.Literal(s.increment)),
+        sql.SQL("MINVALUE {}").format(sql.Literal(s.min_value))
+        if s.min_value is not None
+        else sql.SQL("NO MINVALUE"),
+        sql.SQL("MAXVALUE {}").format(sql.Literal(s.max_value))
+        if s.max_value is not None
+        else sql.SQL("NO MAXVALUE"),
+        sql.SQL("START WITH {}").format(sql.Literal(s.start)),
+        sql.SQL("CACHE {}").format(sql.Literal(s.cache)),
+        sql.SQL("CYCLE" if s.cycle else "NO CYCLE"),
+    ]
+    return sql.SQL(" ").join(parts)
+
+
+@dataclass(frozen=True)
+class CreateSequence(Change):
+    after: Sequence
+    phase = Phase.CREATE_SEQUENCE
+    sign = "+"
+    kind = "sequence"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.after.schema_, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return self.after.qname
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("CREATE SEQUENCE {} {}").format(
+                obj(self.after.schema_, self.after.name), _sequence_options(self.after)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return DropSequence(self.after)
+
+    def description(self) -> str:
+        return f"Create sequence {self.after.qname}"
+
+    def notes(self) -> list[str]:
+        return ["Creating a sequence is always safe"]
+
+
+@dataclass(frozen=True)
+class DropSequence(Change):
+    before: Sequence
+    phase = Phase.DROP_SEQUENCE
+    sign = "-"
+    kind = "sequence"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.before.schema_, self.before.name)
+
+    @property
+    def target(self) -> str:
+        return self.before.qname
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("DROP SEQUENCE {}").format(obj(self.before.schema_, self.before.name))]
+
+    def reverse(self) -> Change:
+        return CreateSequence(self.before)
+
+    def description(self) -> str:
+        return f"Drop sequence {self.before.qname}"
+
+    def hazards(self) -> list[Hazard]:
+        return [
+            hazard(
+                "DATA_LOSS", f"Drops sequence {self.before.qname} and its current value", "error"
+            ),
+            hazard(
+                "IRREVERSIBLE", f"The rollback recreates {self.before.qname} at its start value"
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class AlterSequence(Change):
+    before: Sequence
+    after: Sequence
+    phase = Phase.ALTER_SEQUENCE
+    sign = "~"
+    kind = "sequence"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.after.schema_, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return self.after.qname
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER SEQUENCE {} {}").format(
+                obj(self.after.schema_, self.after.name), _sequence_options(self.after)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return AlterSequence(self.after, self.before)
+
+    def description(self) -> str:
+        return f"Alter sequence {self.after.qname}"
+
+    def notes(self) -> list[str]:
+        return ["Sequence options change future values only"]
+
+
+@dataclass(frozen=True)
+class SetSequenceOwner(Change):
+    """OWNED BY, which makes `serial` round-trip. Giving up an owner runs early (before the
+    owning column can be dropped, which would drop the sequence with it); taking one runs late,
+    once the owning column exists."""
+
+    sequence: Sequence
+    before: SequenceOwner | None
+    after: SequenceOwner | None
+    sign = "~"
+    kind = "sequence"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return Phase.DISOWN_SEQUENCE if self.after is None else Phase.OWN_SEQUENCE
+
+    def key(self) -> tuple[str, ...]:
+        return (self.sequence.schema_, self.sequence.name)
+
+    @property
+    def target(self) -> str:
+        return self.sequence.qname
+
+    def statements(self) -> list[sql.Composable]:
+        owner: sql.Composable = sql.SQL("NONE")
+        if self.after is not None:
+            owner = sql.SQL("{}.{}").format(
+                obj(self.after.schema_, self.after.table), col(self.after.column)
+            )
+        return [
+            sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
+                obj(self.sequence.schema_, self.sequence.name), owner
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return SetSequenceOwner(self.sequence, self.after, self.before)
+
+    def description(self) -> str:
+        if self.after is None:
+            return f"Detach sequence {self.sequence.qname} from its column"
+        return f"Attach sequence {self.sequence.qname} to column {self.after.table}.{self.after.column}"
+
+    def detail(self) -> str:
+        def show(o: SequenceOwner | None) -> str:
+            return "none" if o is None else f"{o.table}.{o.column}"
+
+        return f"owned by {show(self.before)} → {show(self.after)}"
+
+    def notes(self) -> list[str]:
+        return ["Ownership only decides what drops the sequence"]
+
+
+@dataclass(frozen=True)
+class SetTableComment(Change):
+    table: Table
+    before: str | None
+    after: str | None
+    phase = Phase.COMMENT
+    sign = "~"
+    kind = "table"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name)
+
+    @property
+    def target(self) -> str:
+        return self.table.qname
+
+    def statements(self) -> list[sql.Composable]:
+        return [comment_on("TABLE", table_name(self.table), self.after)]
+
+    def reverse(self) -> Change:
+        return SetTableComment(self.table, self.after, self.before)
+
+    def description(self) -> str:
+        return f"Set comment on table {self.table.qname}"
+
+    def detail(self) -> str:
+        return f"comment {self.before!r} → {self.after!r}"
+
+    def lock(self) -> LockMode | None:
+        return "SHARE UPDATE EXCLUSIVE"
+
+    def notes(self) -> list[str]:
+        return ["Comments are metadata only"]

@@ -1,0 +1,199 @@
+"""Tables and columns appearing and disappearing.
+
+A table is created with its columns, primary key, unique and check constraints and comments in
+one step; its indexes and foreign keys are separate changes, so that tables can reference each
+other in any order (circular foreign keys) and so that dropping a table first drops what hangs
+off it, each with its own inverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from ..castrules import is_volatile
+from ..model import Column, Table
+from ..plan import Hazard, LockMode
+from ..sqlnames import col
+from .base import Change, Phase, data_loss, hazard
+from .ddl import column_def, column_target, comment_on, constraint_def, table_name
+
+
+def _comments(table: Table) -> list[sql.Composable]:
+    out: list[sql.Composable] = []
+    if table.comment is not None:
+        out.append(comment_on("TABLE", table_name(table), table.comment))
+    out += [
+        comment_on("COLUMN", column_target(table, c.name), c.comment)
+        for c in table.columns
+        if c.comment is not None
+    ]
+    return out
+
+
+def core(table: Table) -> Table:
+    """The part of a table created in one statement: no indexes, no foreign keys."""
+    return table.model_copy(update={"indexes": (), "foreign_keys": ()})
+
+
+@dataclass(frozen=True)
+class CreateTable(Change):
+    after: Table
+    phase = Phase.CREATE_TABLE
+    sign = "+"
+    kind = "table"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.after.schema_, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return self.after.qname
+
+    def statements(self) -> list[sql.Composable]:
+        t = self.after
+        items = [column_def(c) for c in t.columns]
+        constraints = [t.primary_key, *t.unique_constraints, *t.check_constraints]
+        items += [constraint_def(c) for c in constraints if c is not None]
+        create = sql.SQL("CREATE TABLE {} ({})").format(table_name(t), sql.SQL(", ").join(items))
+        return [create, *_comments(t)]
+
+    def reverse(self) -> Change:
+        return DropTable(self.after)
+
+    def description(self) -> str:
+        return f"Create table {self.after.qname}"
+
+    def notes(self) -> list[str]:
+        return ["Table creation is always safe"]
+
+
+@dataclass(frozen=True)
+class DropTable(Change):
+    before: Table
+    phase = Phase.DROP_TABLE
+    sign = "-"
+    kind = "table"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.before.schema_, self.before.name)
+
+    @property
+    def target(self) -> str:
+        return self.before.qname
+
+    def statements(self) -> list[sql.Composable]:
+        # No CASCADE: anything Lockplane does not manage that depends on the table stops the plan.
+        return [sql.SQL("DROP TABLE {}").format(table_name(self.before))]
+
+    def reverse(self) -> Change:
+        return CreateTable(self.before)
+
+    def description(self) -> str:
+        return f"Drop table {self.before.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        return data_loss(f"table {self.before.qname}")
+
+
+@dataclass(frozen=True)
+class AddColumn(Change):
+    table: Table
+    after: Column
+    phase = Phase.ADD_COLUMN
+    sign = "+"
+    kind = "column"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name, self.after.name)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table.qname}.{self.after.name}"
+
+    def statements(self) -> list[sql.Composable]:
+        add = sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(
+            table_name(self.table), column_def(self.after)
+        )
+        if self.after.comment is None:
+            return [add]
+        return [
+            add,
+            comment_on("COLUMN", column_target(self.table, self.after.name), self.after.comment),
+        ]
+
+    def reverse(self) -> Change:
+        return DropColumn(self.table, self.after)
+
+    def description(self) -> str:
+        return f"Add column {self.after.name} to table {self.table.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        c = self.after
+        out: list[Hazard] = []
+        if not c.nullable and c.default is None and c.identity is None:
+            out.append(
+                hazard(
+                    "DATA_DEPENDENT",
+                    f"Cannot add NOT NULL column '{c.name}' without a DEFAULT value: "
+                    "it fails if the table has rows",
+                    "error",
+                )
+            )
+        if c.identity is not None or is_volatile(c.default):
+            out.append(
+                hazard(
+                    "TABLE_REWRITE",
+                    f"Column '{c.name}' gets a per-row value: the table is rewritten under an "
+                    "ACCESS EXCLUSIVE lock",
+                )
+            )
+        return out
+
+    def notes(self) -> list[str]:
+        c = self.after
+        if c.nullable:
+            return [f"Column '{c.name}' is nullable - safe to add"]
+        return [f"Column '{c.name}' has a default - safe to add"]
+
+
+@dataclass(frozen=True)
+class DropColumn(Change):
+    table: Table
+    before: Column
+    phase = Phase.DROP_COLUMN
+    sign = "-"
+    kind = "column"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name, self.before.name)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table.qname}.{self.before.name}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(
+                table_name(self.table), col(self.before.name)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return AddColumn(self.table, self.before)
+
+    def description(self) -> str:
+        return f"Drop column {self.before.name} from table {self.table.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        return data_loss(f"column {self.table.qname}.{self.before.name}")

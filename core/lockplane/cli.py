@@ -1,0 +1,313 @@
+"""The `lockplane` command: parse arguments, call the engine, print, pick an exit code.
+
+Exit codes: 0 success; 1 an unsafe plan, a refused or failed apply, a failed shadow proof;
+2 bad input (files, arguments, unreachable databases). Every error a user can act on is one
+line on stderr, prefixed `lockplane: error:`; passwords never appear in output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError, LockplaneError, NotReversible
+
+EXIT_OK, EXIT_UNSAFE, EXIT_INPUT = 0, 1, 2
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(output, f"cannot write file: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_introspect(args: argparse.Namespace) -> int:
+    from .db import database_url
+    from .introspect import introspect_url
+
+    _write(introspect_url(database_url(args.database)).to_json(), args.output)
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff
+    from .sources import load_schema
+
+    d = diff(
+        load_schema(args.before, shadow=args.shadow_database),
+        load_schema(args.after, shadow=args.shadow_database),
+    )
+    sys.stdout.write(d.to_json() if args.json else d.summary() + "\n")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .planner import make_plan
+    from .safety import SafetyReport
+    from .sources import load_schema
+
+    plan = make_plan(
+        load_schema(args.source, shadow=args.shadow_database),
+        load_schema(args.target, shadow=args.shadow_database),
+    )
+    code = EXIT_OK
+    if args.validate:
+        report = SafetyReport(plan)
+        sys.stderr.write(report.text() + "\n")
+        code = EXIT_OK if report.safe else EXIT_UNSAFE
+    if plan.is_empty:
+        sys.stderr.write("No changes: the schemas are identical.\n")
+    _write(plan.to_json(), args.output)
+    return code
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from .diff import diff
+    from .loader import load_plan_file
+    from .sources import load_schema
+
+    plan = load_plan_file(args.plan)
+    before = load_schema(args.source, shadow=args.shadow_database)
+    if plan.source is not None and not diff(plan.source, before).is_empty:
+        raise InputError(
+            args.source,
+            "is not the schema the plan starts from:\n" + diff(plan.source, before).summary(),
+        )
+    if plan.reversible:
+        rollback = plan.reverse()
+        if rollback.target is None:
+            rollback = rollback.model_copy(
+                update={"target": before, "target_fingerprint": before.fingerprint()}
+            )
+    else:
+        rollback = _derive_rollback(plan, before, args)
+    _write(rollback.to_json(), args.output)
+    return EXIT_OK
+
+
+def _derive_rollback(plan: object, before: object, args: argparse.Namespace) -> object:
+    """A plan without reverse steps (the seed's format): run it on a scratch copy of BEFORE,
+    read back what it produces, and plan the way back from there."""
+    from .db import shadow_url
+    from .introspect import introspect
+    from .model import Schema
+    from .plan import Plan
+    from .planner import make_plan
+    from .shadow import Shadow, run_steps
+
+    assert isinstance(plan, Plan) and isinstance(before, Schema)
+    shadow = Shadow(shadow_url(args.shadow_database))
+    try:
+        with shadow.scratch() as conn:
+            shadow.build(conn, before, "building BEFORE on the shadow")
+            with conn.transaction():
+                run_steps(conn, plan.steps, "running the plan on the shadow")
+            after = introspect(conn)
+    except LockplaneError as exc:
+        raise NotReversible(f"cannot derive the rollback of {args.plan}: {exc}") from None
+    return make_plan(after, before)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from .db import database_url, mask_url, shadow_url
+    from .executor import apply_plan
+    from .loader import load_plan_file
+    from .safety import SafetyReport
+
+    plan = load_plan_file(args.plan)
+    url = database_url(args.database)
+    if plan.is_empty:
+        print("No changes: nothing to apply.")
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError("apply", "refusing to apply without confirmation: pass --yes")
+        sys.stderr.write(SafetyReport(plan).text())
+        answer = input(f"Apply {len(plan.steps)} steps to {mask_url(url)}? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("Not applied.")
+            return EXIT_UNSAFE
+
+    def progress(n: int, total: int, description: str) -> None:
+        sys.stderr.write(f"[{n}/{total}] {description}\n")
+
+    result = apply_plan(
+        plan,
+        url,
+        shadow_url=shadow_url(args.shadow_database),
+        allow_destructive=args.allow_destructive,
+        lock_timeout=args.lock_timeout,
+        progress=progress,
+    )
+    sys.stderr.write("Shadow run:\n" + result.shadow.text() + "\n")
+    print(f"{result.message} on {mask_url(url)} (ledger entry {result.ledger_id})")
+    if not result.verified:
+        sys.stderr.write("warning: the database does not read back exactly as the shadow did\n")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .loader import load_plan_file, load_schema_file
+
+    if args.kind == "schema":
+        schema = load_schema_file(args.file)
+        print(f"✓ {args.file}: valid schema ({len(schema.tables)} tables)")
+    else:
+        plan = load_plan_file(args.file)
+        print(f"✓ {args.file}: valid plan ({len(plan.steps)} steps)")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .compose import init_docker_compose
+
+    print(init_docker_compose(Path(args.dir)))
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from . import ledger
+    from .db import connect, database_url
+
+    with connect(database_url(args.database), autocommit=True) as conn:
+        entries = ledger.history(conn)
+    if not entries:
+        print("No migrations recorded.")
+    for e in entries:
+        print(
+            f"{e.id:>4}  {e.started_at:%Y-%m-%d %H:%M:%S}  {e.outcome:<8} {e.steps:>3} steps "
+            f"{e.duration_ms:>6} ms  {e.os_user}/{e.db_user}  "
+            f"{(e.source_fingerprint or '?')[:12]} → {(e.target_fingerprint or '?')[:12]}"
+        )
+    return EXIT_OK
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"lockplane {__version__}")
+    return EXIT_OK
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2 with one line, like every other input error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"lockplane: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lockplane", description="Safe, explained, reversible Postgres schema changes."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    shadow_help = "shadow database URL (default $SHADOW_DATABASE_URL); used to read .sql files"
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("introspect", cmd_introspect, "Print a live database's schema as JSON.")
+    p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+
+    p = add("diff", cmd_diff, "Show the changes between two schemas (JSON, .sql or URL).")
+    p.add_argument("before")
+    p.add_argument("after")
+    p.add_argument("--json", action="store_true", help="print the changes as JSON")
+    p.add_argument("--shadow-database", metavar="URL", help=shadow_help)
+
+    p = add("plan", cmd_plan, "Plan the migration from one schema to another.")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SRC",
+        help="current schema: JSON, .sql or URL",
+    )
+    p.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="DST",
+        help="desired schema: JSON, .sql or URL",
+    )
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="print the safety report on stderr; exit 1 if unsafe",
+    )
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="write the plan to FILE instead of stdout"
+    )
+    p.add_argument("--shadow-database", metavar="URL", help=shadow_help)
+
+    p = add("rollback", cmd_rollback, "Generate the plan that undoes a plan.")
+    p.add_argument("--plan", required=True, metavar="FILE", help="the forward plan")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="BEFORE",
+        help="the schema the plan starts from",
+    )
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="write the rollback to FILE instead of stdout"
+    )
+    p.add_argument("--shadow-database", metavar="URL", help=shadow_help)
+
+    p = add("apply", cmd_apply, "Prove a plan on the shadow database, then apply it.")
+    p.add_argument("--plan", required=True, metavar="FILE")
+    p.add_argument("--database", metavar="URL", help="target database URL (default $DATABASE_URL)")
+    p.add_argument(
+        "--shadow-database",
+        metavar="URL",
+        help="shadow database URL (default $SHADOW_DATABASE_URL)",
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="apply steps whose hazards are errors (data loss)",
+    )
+    p.add_argument(
+        "--lock-timeout", default="5s", help="how long a step may wait for a lock (default 5s)"
+    )
+
+    p = add("validate", cmd_validate, "Check a schema or plan file against its JSON Schema.")
+    p.add_argument("kind", choices=["schema", "plan"])
+    p.add_argument("file")
+
+    p = add("init", cmd_init, "Add a shadow Postgres service to docker-compose.yml.")
+    p.add_argument("what", choices=["docker-compose"])
+    p.add_argument("--dir", default=".", help="directory holding the compose file (default .)")
+
+    p = add("history", cmd_history, "List the migrations recorded in a database's ledger.")
+    p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
+
+    add("version", cmd_version, "Print the version.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LockplaneError as exc:
+        sys.stderr.write(f"lockplane: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("lockplane: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

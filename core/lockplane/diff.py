@@ -1,0 +1,263 @@
+"""Two schemas in, the typed changes between them out.
+
+Objects pair up by schema-qualified name only (a rename is a drop and an add: Lockplane never
+guesses). Each kind is compared with the same set arithmetic; what the changes mean, cost and
+undo lives in `changes/`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .changes.base import Change
+from .changes.column import column_changes
+from .changes.constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex
+from .changes.ddl import Constraint
+from .changes.objects import (
+    AddEnumValues,
+    AlterSequence,
+    CreateEnum,
+    CreateExtension,
+    CreateSchema,
+    CreateSequence,
+    DropEnum,
+    DropExtension,
+    DropSchema,
+    DropSequence,
+    EnumColumn,
+    ReplaceEnum,
+    SetSequenceOwner,
+    SetTableComment,
+)
+from .changes.table import AddColumn, CreateTable, DropColumn, DropTable, core
+from .errors import PlanError
+from .model import Enum, Extension, Index, PrimaryKey, Schema, Table, UniqueConstraint
+from .sqlnames import obj
+
+T = TypeVar("T")
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class KindDiff:
+    added: list[Any]
+    dropped: list[Any]
+    altered: list[tuple[Any, Any]]
+
+
+def diff_kind(old: Mapping[K, T], new: Mapping[K, T]) -> KindDiff:
+    return KindDiff(
+        added=[new[k] for k in sorted(new.keys() - old.keys())],  # type: ignore[type-var]
+        dropped=[old[k] for k in sorted(old.keys() - new.keys())],  # type: ignore[type-var]
+        altered=[(old[k], new[k]) for k in sorted(old.keys() & new.keys()) if old[k] != new[k]],  # type: ignore[type-var]
+    )
+
+
+def _by(items: Iterable[T], key: Callable[[T], K]) -> dict[K, T]:
+    return {key(i): i for i in items}
+
+
+def _qualified(o: Any) -> tuple[str, str]:
+    return (o.schema_, o.name)
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The changes between two schemas, unordered; `planner.make_plan` orders them."""
+
+    old: Schema
+    new: Schema
+    changes: tuple[Change, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def rows(self) -> list[dict[str, str]]:
+        """One row per change: what a table in a notebook or `lockplane diff` shows."""
+        return [
+            {"change": c.sign, "kind": c.kind, "object": c.target, "detail": c.detail()}
+            for c in sorted(self.changes, key=lambda c: (c.kind, c.target, c.sign))
+        ]
+
+    def summary(self) -> str:
+        if self.is_empty:
+            return "No changes: the schemas are identical."
+        lines = [
+            f"{r['change']} {r['kind']} {r['object']}" + (f": {r['detail']}" if r["detail"] else "")
+            for r in self.rows()
+        ]
+        return "\n".join(lines) + f"\n\n{len(lines)} change{'s' if len(lines) != 1 else ''}"
+
+    def to_json(self) -> str:
+        return json.dumps({"changes": self.rows()}, indent=2, ensure_ascii=False) + "\n"
+
+
+def diff(old: Schema, new: Schema) -> Diff:
+    changes: list[Change] = []
+    changes += _schemas(old, new)
+    changes += _extensions(old, new)
+    changes += _enums(old, new)
+    changes += _sequences(old, new)
+    changes += _tables(old, new)
+    return Diff(old, new, tuple(changes))
+
+
+def _schemas(old: Schema, new: Schema) -> list[Change]:
+    d = diff_kind({s: s for s in old.schemas}, {s: s for s in new.schemas})
+    return [CreateSchema(s) for s in d.added] + [DropSchema(s) for s in d.dropped]
+
+
+def _extensions(old: Schema, new: Schema) -> list[Change]:
+    # A desired extension without a version accepts whatever version is installed.
+    def same(o: Extension, n: Extension) -> Extension:
+        return n if n.version is not None else n.model_copy(update={"version": o.version})
+
+    olds = _by(old.extensions, lambda e: e.name)
+    news = {
+        k: same(olds[k], v) if k in olds else v
+        for k, v in _by(new.extensions, lambda e: e.name).items()
+    }
+    d = diff_kind(olds, news)
+    if d.altered:
+        o, n = d.altered[0]
+        raise PlanError(
+            f"extension {n.name}: moving it ({o.schema_} → {n.schema_}) or changing its version "
+            f"({o.version} → {n.version}) is not supported yet; do it by hand, then plan again"
+        )
+    return [CreateExtension(e) for e in d.added] + [DropExtension(e) for e in d.dropped]
+
+
+def _enum_columns(schema: Schema, enum: Enum) -> tuple[EnumColumn, ...]:
+    type_name = obj(enum.schema_, enum.name).as_string(None)
+    return tuple(
+        EnumColumn(core(t), c.name, c.default)
+        for t in schema.tables
+        for c in t.columns
+        if c.type == type_name
+    )
+
+
+def _enums(old: Schema, new: Schema) -> list[Change]:
+    d = diff_kind(_by(old.enums, _qualified), _by(new.enums, _qualified))
+    out: list[Change] = [CreateEnum(e) for e in d.added] + [DropEnum(e) for e in d.dropped]
+    for o, n in d.altered:
+        columns = _enum_columns(old, o)
+        kept = [x for x in n.labels if x in o.labels]
+        if kept == list(o.labels):
+            out.append(AddEnumValues(o, n, columns))
+        else:
+            out.append(ReplaceEnum(o, n, columns))
+    return out
+
+
+def _sequences(old: Schema, new: Schema) -> list[Change]:
+    d = diff_kind(_by(old.sequences, _qualified), _by(new.sequences, _qualified))
+    out: list[Change] = []
+    for s in d.added:
+        out.append(CreateSequence(s.model_copy(update={"owned_by": None})))
+        if s.owned_by is not None:
+            out.append(SetSequenceOwner(s, None, s.owned_by))
+    for s in d.dropped:
+        if s.owned_by is not None:
+            out.append(SetSequenceOwner(s, s.owned_by, None))
+        out.append(DropSequence(s.model_copy(update={"owned_by": None})))
+    for o, n in d.altered:
+        bare_o, bare_n = (
+            o.model_copy(update={"owned_by": None}),
+            n.model_copy(update={"owned_by": None}),
+        )
+        if bare_o != bare_n:
+            out.append(AlterSequence(bare_o, bare_n))
+        if o.owned_by != n.owned_by:
+            out.append(SetSequenceOwner(bare_n, o.owned_by, n.owned_by))
+    return out
+
+
+def _constraints(t: Table) -> dict[str, Constraint]:
+    items: list[Constraint] = [*t.unique_constraints, *t.check_constraints, *t.foreign_keys]
+    if t.primary_key is not None:
+        items.append(t.primary_key)
+    return {c.name or "": c for c in items}
+
+
+def _referenceable(removed: Iterable[Any]) -> bool:
+    """Whether a drop removes something a foreign key can reference (a PK, unique key or index)."""
+    return any(
+        isinstance(c, (PrimaryKey, UniqueConstraint)) or (isinstance(c, Index) and c.unique)
+        for c in removed
+    )
+
+
+def _tables(old: Schema, new: Schema) -> list[Change]:
+    d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
+    out: list[Change] = []
+    for t in d.added:
+        out.append(CreateTable(core(t)))
+        out += [CreateIndex(t, i, new_table=True) for i in t.indexes]
+        out += [AddConstraint(t, fk, new_table=True) for fk in t.foreign_keys]
+    for t in d.dropped:
+        out += [DropConstraint(t, fk) for fk in t.foreign_keys]
+        out += [DropIndex(t, i) for i in t.indexes]
+        out.append(DropTable(core(t)))
+
+    # Keys that are dropped or rebuilt take the foreign keys that reference them along.
+    rekeyed: set[tuple[str, str]] = set()
+    pairs = [(o, n) for o, n in d.altered]
+    for o, n in pairs:
+        cd = diff_kind(_constraints(o), _constraints(n))
+        idx = diff_kind(_by(o.indexes, lambda i: i.name), _by(n.indexes, lambda i: i.name))
+        removed = (
+            cd.dropped + [x for x, _ in cd.altered] + idx.dropped + [x for x, _ in idx.altered]
+        )
+        if _referenceable(removed):
+            rekeyed.add((o.schema_, o.name))
+
+    for o, n in pairs:
+        out += _table_changes(o, n, rekeyed)
+    # Unchanged tables whose foreign keys point at a rebuilt key.
+    unchanged = [t for t in old.tables if new.table(t.schema_, t.name) == t]
+    for t in unchanged:
+        for fk in t.foreign_keys:
+            if (fk.referenced_schema, fk.referenced_table) in rekeyed:
+                out += [DropConstraint(t, fk), AddConstraint(t, fk)]
+    return out
+
+
+def _table_changes(o: Table, n: Table, rekeyed: set[tuple[str, str]]) -> list[Change]:
+    out: list[Change] = []
+    cols = diff_kind(_by(o.columns, lambda c: c.name), _by(n.columns, lambda c: c.name))
+    out += [AddColumn(core(n), c) for c in cols.added]
+    out += [DropColumn(core(o), c) for c in cols.dropped]
+    for co, cn in cols.altered:
+        out += column_changes(core(n), co, cn)
+
+    cd = diff_kind(_constraints(o), _constraints(n))
+    out += [AddConstraint(core(n), c) for c in cd.added]
+    out += [DropConstraint(core(o), c) for c in cd.dropped]
+    for co, cn in cd.altered:
+        out += [DropConstraint(core(o), co), AddConstraint(core(n), cn)]
+    # Foreign keys that did not change but reference a key rebuilt by this plan.
+    changed = (
+        {c.name for c in cd.added} | {c.name for c in cd.dropped} | {c.name for c, _ in cd.altered}
+    )
+    for fk in n.foreign_keys:
+        if (
+            fk in o.foreign_keys
+            and fk.name not in changed
+            and (fk.referenced_schema, fk.referenced_table) in rekeyed
+        ):
+            out += [DropConstraint(core(o), fk), AddConstraint(core(n), fk)]
+
+    idx = diff_kind(_by(o.indexes, lambda i: i.name), _by(n.indexes, lambda i: i.name))
+    out += [CreateIndex(core(n), i) for i in idx.added]
+    out += [DropIndex(core(o), i) for i in idx.dropped]
+    for io, i_n in idx.altered:
+        out += [DropIndex(core(o), io), CreateIndex(core(n), i_n)]
+
+    if o.comment != n.comment:
+        out.append(SetTableComment(core(n), o.comment, n.comment))
+    return out

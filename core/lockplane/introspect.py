@@ -1,0 +1,254 @@
+"""Introspection: read a live database into a `Schema`, one set-based query per object kind.
+
+Per-table queries cost a round trip and a plan per table and grow with the schema; here each kind
+is one query over the whole database (SQL in `lockplane/catalog/*.sql`), and the nested document is
+assembled in Python with dicts keyed by table oid, then validated once by pydantic. Everything runs
+in one read-only transaction (repeatable read when we own the transaction) with
+`search_path = public`, so names print unqualified in public and qualified elsewhere, the same way
+on every database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+from . import catalog
+from .db import SEARCH_PATH, connect
+from .errors import LockplaneError
+from .model import DEFAULT_SCHEMA, Schema
+
+_FK_ACTIONS = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+_IDENTITY = {"a": "always", "d": "by default"}
+_TYPE_BOUNDS = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+KINDS = (
+    "schemas",
+    "extensions",
+    "enums",
+    "sequences",
+    "tables",
+    "columns",
+    "constraints",
+    "indexes",
+    "unmanaged",
+)
+
+Row = tuple[Any, ...]
+
+
+def introspect_url(url: str) -> Schema:
+    """Connect with Lockplane's session settings, introspect, close."""
+    with connect(url) as conn:
+        return introspect(conn)
+
+
+def introspect(conn: psycopg.Connection) -> Schema:
+    """The schema of the database `conn` is connected to."""
+    return assemble(fetch(conn))
+
+
+def fetch(conn: psycopg.Connection) -> dict[str, list[Row]]:
+    """The raw rows of every catalog query, keyed by kind (kept apart so benchmarks can time it).
+
+    When the connection is idle we open our own READ ONLY, REPEATABLE READ transaction, so all
+    queries see one snapshot; inside a caller's transaction we use a savepoint made read only.
+    Either way it is rolled back at the end, which also undoes our `SET LOCAL search_path`.
+    """
+    status = conn.info.transaction_status
+    if status not in (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS):
+        raise LockplaneError("cannot introspect: the connection's transaction is not usable")
+    version = conn.info.server_version
+    rows: dict[str, list[Row]] = {}
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:
+        if status == pq.TransactionStatus.IDLE:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        else:
+            cur.execute("SET TRANSACTION READ ONLY")
+        cur.execute("SELECT set_config('search_path', %s, true)", (SEARCH_PATH,))
+        for kind in KINDS:
+            cur.execute(catalog.query(kind, version))
+            rows[kind] = cur.fetchall()
+    return rows
+
+
+def assemble(rows: dict[str, list[Row]]) -> Schema:
+    """Build the document from the raw rows of each catalog query (see the .sql files for shapes)."""
+    tables: dict[int, dict[str, Any]] = {}
+    for oid, schema, name, comment in rows["tables"]:
+        tables[oid] = {"schema": schema, "name": name, "columns": [], "comment": comment}
+    unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
+    _add_columns(tables, rows["columns"])
+    _add_constraints(tables, rows["constraints"])
+    _add_indexes(tables, rows["indexes"])
+    return Schema.model_validate(
+        {
+            "schemas": [name for (name,) in rows["schemas"]],
+            "extensions": [
+                {"name": name, "schema": schema, "version": version}
+                for name, schema, version in rows["extensions"]
+            ],
+            "enums": [
+                {"schema": schema, "name": name, "labels": labels}
+                for schema, name, labels in rows["enums"]
+            ],
+            "sequences": [_sequence(row) for row in rows["sequences"]],
+            "tables": list(tables.values()),
+            "unmanaged": unmanaged,
+        }
+    )
+
+
+def _unmanaged(row: Row) -> dict[str, Any]:
+    kind, schema, name, on = row
+    return {"kind": kind, "schema": schema, "name": name, "on": on}
+
+
+def _add_columns(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
+    """Columns arrive in attnum order; generated columns are kept, their expression left out."""
+    for oid, name, type_, nullable, default, identity, _generated, collation, comment in rows:
+        column: dict[str, Any] = {"name": name, "type": type_, "nullable": nullable}
+        if default is not None:
+            column["default"] = default
+        if identity:
+            column["identity"] = _IDENTITY[identity]
+        if collation is not None:
+            column["collation"] = collation
+        if comment is not None:
+            column["comment"] = comment
+        tables[oid]["columns"].append(column)
+
+
+def _add_constraints(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
+    for (
+        oid, name, kind, columns, ref_columns, ref_schema, ref_table, on_delete, on_update,
+        match_full, deferrable, deferred, no_inherit, expression, nulls_not_distinct,
+    ) in rows:  # fmt: skip
+        table = tables[oid]
+        if kind == "p":
+            table["primary_key"] = {"name": name, "columns": columns}
+        elif kind == "u":
+            table.setdefault("unique_constraints", []).append(
+                {
+                    "name": name,
+                    "columns": columns,
+                    "nulls_not_distinct": nulls_not_distinct,
+                    "deferrable": deferrable,
+                    "initially_deferred": deferred,
+                }
+            )
+        elif kind == "c":
+            table.setdefault("check_constraints", []).append(
+                {"name": name, "expression": expression, "no_inherit": no_inherit}
+            )
+        else:
+            table.setdefault("foreign_keys", []).append(
+                {
+                    "name": name,
+                    "columns": columns,
+                    "referenced_schema": ref_schema,
+                    "referenced_table": ref_table,
+                    "referenced_columns": ref_columns,
+                    "on_delete": _FK_ACTIONS[on_delete],
+                    "on_update": _FK_ACTIONS[on_update],
+                    "match_full": match_full,
+                    "deferrable": deferrable,
+                    "initially_deferred": deferred,
+                }
+            )
+
+
+def _add_indexes(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
+    for (
+        oid, name, unique, method, key_count, columns, expressions, descending, nulls_first,
+        opclasses, collations, where, nulls_not_distinct,
+    ) in rows:  # fmt: skip
+        keys = [
+            _index_key(*key)
+            for key in zip(
+                columns[:key_count],
+                expressions[:key_count],
+                descending[:key_count],
+                nulls_first[:key_count],
+                opclasses[:key_count],
+                collations[:key_count],
+                strict=True,
+            )
+        ]
+        index: dict[str, Any] = {
+            "name": name,
+            "columns": keys,
+            "unique": unique,
+            "method": method,
+            "nulls_not_distinct": nulls_not_distinct,
+        }
+        if len(columns) > key_count:
+            index["include"] = columns[key_count:]
+        if where is not None:
+            index["where"] = where
+        tables[oid].setdefault("indexes", []).append(index)
+
+
+def _index_key(
+    column: str | None,
+    expression: str | None,
+    descending: bool,
+    nulls_first: bool,
+    opclass: str | None,
+    collation: str | None,
+) -> str | dict[str, Any]:
+    """A bare column name when nothing else is said, else an IndexKey with only what differs.
+
+    NULLS ordering is recorded only against the default: LAST for ascending, FIRST for descending.
+    """
+    if column is not None and not (descending or nulls_first or opclass or collation):
+        return column
+    key: dict[str, Any] = {"column": column} if column is not None else {"expression": expression}
+    if descending:
+        key["descending"] = True
+    if nulls_first != descending:
+        key["nulls"] = "first" if nulls_first else "last"
+    if opclass is not None:
+        key["opclass"] = opclass
+    if collation is not None:
+        key["collation"] = collation
+    return key
+
+
+def _sequence(row: Row) -> dict[str, Any]:
+    """min/max become None when they are what CREATE SEQUENCE picks for the type and direction."""
+    (
+        schema, name, type_, start, increment, min_value, max_value, cache, cycle,
+        owner_schema, owner_table, owner_column,
+    ) = row  # fmt: skip
+    low, high = _TYPE_BOUNDS[type_]
+    default_min, default_max = (1, high) if increment > 0 else (low, -1)
+    sequence: dict[str, Any] = {
+        "schema": schema,
+        "name": name,
+        "type": type_,
+        "start": start,
+        "increment": increment,
+        "min_value": None if min_value == default_min else min_value,
+        "max_value": None if max_value == default_max else max_value,
+        "cache": cache,
+        "cycle": cycle,
+    }
+    if owner_table is not None:
+        sequence["owned_by"] = {
+            "schema": owner_schema or DEFAULT_SCHEMA,
+            "table": owner_table,
+            "column": owner_column,
+        }
+    return sequence

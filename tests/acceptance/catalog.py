@@ -1,0 +1,348 @@
+"""An independent reader of a database's schema, plus the scratch-database helpers the suite uses.
+
+The acceptance suite checks the engine's result against something the engine did not write: these
+queries share no code with `lockplane.introspect`, and they print every object the way Postgres
+itself prints it (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`). If the
+engine's introspection forgets a detail, its plans may silently ignore that detail; this reader
+will still see it and the comparison will fail.
+
+Everything returned is plain, sorted dicts and lists, so `==` is the whole comparison and pytest's
+diff of a failure is readable. `snapshot_diff` gives a shorter, path-by-path account.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import yaml
+from psycopg import sql
+
+EXCLUDED_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "lockplane")
+"""`lockplane` holds the engine's own ledger; it is not part of the user's schema."""
+
+HAZARD_CODES = frozenset(
+    {"DATA_LOSS", "DATA_DEPENDENT", "TABLE_REWRITE", "BLOCKING_LOCK", "IRREVERSIBLE"}
+)
+CASE_KEYS = frozenset(
+    {"name", "old", "rows", "new", "hazards", "expect_apply_error", "expect_empty", "reversible"}
+)
+CASES_DIR = Path(__file__).parent / "cases"
+
+# A namespace is "ours" unless it is a system one, a temp/toast one, or the engine's ledger.
+_USER_NAMESPACE = """
+    n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'lockplane')
+    AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+"""
+# Objects created by an extension belong to the extension, not to the user's schema.
+_NOT_EXTENSION_MEMBER = """
+    NOT EXISTS (SELECT 1 FROM pg_depend d
+                WHERE d.classid = {catalog}::regclass AND d.objid = {oid} AND d.deptype = 'e')
+"""
+
+_SCHEMAS_SQL = f"""
+SELECT n.nspname FROM pg_namespace n
+WHERE {_USER_NAMESPACE}
+ORDER BY 1
+"""
+
+_EXTENSIONS_SQL = """
+SELECT e.extname, n.nspname, e.extversion
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+ORDER BY 1
+"""
+
+_ENUMS_SQL = f"""
+SELECT format('%I.%I', n.nspname, t.typname),
+       array(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'e' AND {_USER_NAMESPACE}
+  AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_type'", oid="t.oid")}
+ORDER BY 1
+"""
+
+_SEQUENCES_SQL = f"""
+SELECT format('%I.%I', n.nspname, c.relname),
+       format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
+       s.seqcache, s.seqcycle,
+       (SELECT format('%I.%I.%I', tn.nspname, tc.relname, a.attname)
+               || CASE d.deptype WHEN 'i' THEN ' (identity)' ELSE ' (owned by)' END
+          FROM pg_depend d
+          JOIN pg_class tc ON tc.oid = d.refobjid
+          JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+          JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+           AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+         LIMIT 1)
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_USER_NAMESPACE}
+  AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
+ORDER BY 1
+"""
+
+_TABLES_SQL = f"""
+SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relkind, c.relpersistence,
+       obj_description(c.oid, 'pg_class')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND {_USER_NAMESPACE}
+  AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
+ORDER BY 2
+"""
+
+_COLUMNS_SQL = """
+SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
+       CASE WHEN a.attcollation = 0 THEN NULL
+            ELSE (SELECT format('%%I.%%I', cn.nspname, co.collname)
+                    FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                   WHERE co.oid = a.attcollation) END,
+       col_description(a.attrelid, a.attnum)
+FROM pg_attribute a
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum
+"""
+
+# PG18 records NOT NULL as constraints of type 'n'; attnotnull already says the same thing, and
+# PG15 has no such rows, so ignoring them keeps snapshots comparable across versions.
+_CONSTRAINTS_SQL = """
+SELECT co.conrelid, co.conname, pg_get_constraintdef(co.oid, true),
+       obj_description(co.oid, 'pg_constraint')
+FROM pg_constraint co
+WHERE co.conrelid = ANY(%s) AND co.contype <> 'n'
+ORDER BY co.conrelid, co.conname
+"""
+
+_INDEXES_SQL = """
+SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid), i.indisvalid,
+       obj_description(i.indexrelid, 'pg_class')
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+WHERE i.indrelid = ANY(%s)
+ORDER BY i.indrelid, ic.relname
+"""
+
+
+def _sorted(d: dict[str, Any]) -> dict[str, Any]:
+    """Insertion order = key order, so printed snapshots and pytest diffs are stable."""
+    return {k: d[k] for k in sorted(d)}
+
+
+def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
+    """A connection with `search_path = public`, so names print unqualified only in public."""
+    return psycopg.connect(url, autocommit=autocommit, options="-c search_path=public")
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """Describe the user schema of the database at `url` as plain, sorted, comparable data.
+
+    Tables are keyed by `format('%I.%I')` (quoted only where needed), so hostile names stay
+    unambiguous. Columns are keyed by name with their order kept separately in `column_order`,
+    so a difference names the column rather than a list position.
+    """
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SET search_path = public")
+        cur.execute(_SCHEMAS_SQL)
+        schemas = [r[0] for r in cur.fetchall()]
+        cur.execute(_EXTENSIONS_SQL)
+        extensions = {r[0]: {"schema": r[1], "version": r[2]} for r in cur.fetchall()}
+        cur.execute(_ENUMS_SQL)
+        enums = {r[0]: list(r[1]) for r in cur.fetchall()}
+        cur.execute(_SEQUENCES_SQL)
+        sequences = {
+            r[0]: {
+                "cache": r[6],
+                "cycle": r[7],
+                "increment": r[3],
+                "max": r[5],
+                "min": r[4],
+                "owned_by": r[8],
+                "start": r[2],
+                "type": r[1],
+            }
+            for r in cur.fetchall()
+        }
+        cur.execute(_TABLES_SQL)
+        table_rows = cur.fetchall()
+        oids = [r[0] for r in table_rows]
+        by_oid: dict[int, dict[str, Any]] = {}
+        tables: dict[str, dict[str, Any]] = {}
+        for oid, key, kind, persistence, comment in table_rows:
+            entry: dict[str, Any] = {
+                "column_order": [],
+                "columns": {},
+                "comment": comment,
+                "constraints": {},
+                "indexes": {},
+                "kind": kind,
+                "persistence": persistence,
+            }
+            by_oid[oid] = tables[key] = entry
+        cur.execute(_COLUMNS_SQL, (oids,))
+        for (
+            relid,
+            name,
+            typ,
+            notnull,
+            default,
+            ident,
+            generated,
+            collation,
+            comment,
+        ) in cur.fetchall():
+            by_oid[relid]["column_order"].append(name)
+            by_oid[relid]["columns"][name] = {
+                "collation": collation,
+                "comment": comment,
+                "default": default,
+                "generated": generated or None,
+                "identity": ident or None,
+                "not_null": notnull,
+                "type": typ,
+            }
+        cur.execute(_CONSTRAINTS_SQL, (oids,))
+        for relid, name, definition, comment in cur.fetchall():
+            by_oid[relid]["constraints"][name] = (
+                definition if comment is None else f"{definition} -- {comment}"
+            )
+        cur.execute(_INDEXES_SQL, (oids,))
+        for relid, name, definition, valid, comment in cur.fetchall():
+            text = definition if valid else f"{definition} /* INVALID */"
+            by_oid[relid]["indexes"][name] = text if comment is None else f"{text} -- {comment}"
+        for entry in tables.values():
+            for key in ("columns", "constraints", "indexes"):
+                entry[key] = _sorted(entry[key])
+    return {
+        "enums": enums,
+        "extensions": extensions,
+        "schemas": schemas,
+        "sequences": sequences,
+        "tables": tables,
+    }
+
+
+def snapshot_diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """Every place where two snapshots differ, one line each, as `path: old -> new`.
+
+    Missing keys are reported as `added`/`removed` rather than as a nested diff, so a whole
+    table appearing reads as one line, not dozens.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines: list[str] = []
+        for key in sorted(old.keys() | new.keys()):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in new:
+                lines.append(f"{sub}: removed (was {old[key]!r})")
+            elif key not in old:
+                lines.append(f"{sub}: added ({new[key]!r})")
+            else:
+                lines.extend(snapshot_diff(old[key], new[key], sub))
+        return lines
+    if old != new:
+        return [f"{path or '<root>'}: {old!r} -> {new!r}"]
+    return []
+
+
+def table_contents(url: str) -> dict[str, tuple[int, str | None]]:
+    """Row count and an md5 of every user table's rows (sorted by their text form).
+
+    Used to prove that a failed apply left the data exactly as it was, not just the schema.
+    """
+    out: dict[str, tuple[int, str | None]] = {}
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"""SELECT n.nspname, c.relname, format('%I.%I', n.nspname, c.relname)
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p') AND {_USER_NAMESPACE} ORDER BY 3"""
+        )
+        for schema, name, key in cur.fetchall():
+            query = sql.SQL(
+                "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM {} t"
+            ).format(sql.Identifier(schema, name))
+            cur.execute(query)
+            count, digest = cur.fetchone()  # type: ignore[misc]
+            out[key] = (count, digest)
+    return out
+
+
+# --- scratch databases --------------------------------------------------------------------------
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+def create_database(admin_url: str, prefix: str = "lp_acc") -> str:
+    """Create an empty database with a random name (xdist-safe) and return its URL."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with connect(admin_url) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(admin_url, name)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    """Drop a scratch database even if a test left a session open on it."""
+    name = urlsplit(url).path.lstrip("/")
+    with connect(admin_url) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@contextmanager
+def scratch_databases(admin_url: str, count: int) -> Iterator[list[str]]:
+    """`count` fresh databases, dropped afterwards whatever happened in between."""
+    urls: list[str] = []
+    try:
+        for _ in range(count):
+            urls.append(create_database(admin_url))
+        yield urls
+    finally:
+        for url in urls:
+            drop_database(admin_url, url)
+
+
+def run_sql(url: str, text: str | None) -> None:
+    """Run a block of DDL/DML as one implicit transaction (simple query protocol)."""
+    if text and text.strip():
+        with connect(url) as conn:
+            conn.execute(text.encode())  # bytes: no client-side placeholder parsing of `%`
+
+
+# --- case files ---------------------------------------------------------------------------------
+
+
+def load_cases(directory: Path = CASES_DIR) -> list[tuple[str, dict[str, Any]]]:
+    """Every case as (`<kind>::<name>`, case), validated so a typo fails loudly, not silently.
+
+    An unknown key would otherwise be ignored (e.g. `hazard:` for `hazards:`), turning a check
+    into a no-op; an unknown hazard code could never match.
+    """
+    cases: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        kind = path.stem
+        data = yaml.safe_load(path.read_text()) or []
+        seen: set[str] = set()
+        for case in data:
+            name = case.get("name")
+            if not name or name in seen:
+                raise ValueError(f"{path.name}: missing or duplicate case name {name!r}")
+            seen.add(name)
+            unknown = set(case) - CASE_KEYS
+            if unknown:
+                raise ValueError(f"{path.name}: {name}: unknown keys {sorted(unknown)}")
+            if "old" not in case or "new" not in case or "hazards" not in case:
+                raise ValueError(f"{path.name}: {name}: old, new and hazards are required")
+            bad = set(case["hazards"]) - HAZARD_CODES
+            if bad:
+                raise ValueError(f"{path.name}: {name}: unknown hazard codes {sorted(bad)}")
+            cases.append((f"{kind}::{name}", case))
+    return cases
