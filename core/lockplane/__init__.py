@@ -35,7 +35,30 @@ _EXPORTS = {
     "LockplaneError": "errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "ApplyResult",
+    "Diff",
+    "Hazard",
+    "LockplaneError",
+    "Plan",
+    "SafetyReport",
+    "Schema",
+    "Shadow",
+    "ShadowReport",
+    "Step",
+    "apply_plan",
+    "diff",
+    "introspect",
+    "introspect_url",
+    "load_plan_file",
+    "load_schema",
+    "load_schema_file",
+    "make_plan",
+    "parse_plan_text",
+    "parse_schema_text",
+    "prove",
+]
 
 if TYPE_CHECKING:
     from .diff import Diff, diff

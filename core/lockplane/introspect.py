@@ -10,6 +10,10 @@ on every database.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -56,7 +60,21 @@ def introspect_url(url: str) -> Schema:
 
 def introspect(conn: psycopg.Connection) -> Schema:
     """The schema of the database `conn` is connected to."""
-    return assemble(fetch(conn))
+    with _gc_paused():
+        return assemble(fetch(conn))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Tens of thousands of rows and models, none of them garbage: the cyclic collector would
+    rescan them again and again while they are built (measured: 2-3x the assembly time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def fetch(conn: psycopg.Connection) -> dict[str, list[Row]]:
@@ -116,8 +134,9 @@ def _unmanaged(row: Row) -> dict[str, Any]:
 
 
 def _add_columns(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
-    """Columns arrive in attnum order; generated columns are kept, their expression left out."""
-    for oid, name, type_, nullable, default, identity, _generated, collation, comment in rows:
+    """Columns in attnum order; generated columns are kept, their expression left out."""
+    ordered = sorted(rows, key=itemgetter(0, 1))  # (table oid, attnum); mostly in order already
+    for oid, _, name, type_, nullable, default, identity, _generated, collation, comment in ordered:
         column: dict[str, Any] = {"name": name, "type": type_, "nullable": nullable}
         if default is not None:
             column["default"] = default

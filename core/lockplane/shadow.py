@@ -22,6 +22,7 @@ from .introspect import introspect
 from .model import Schema
 from .plan import Step
 from .planner import make_plan
+from .sqltext import split_statements
 
 MARKER_SCHEMA = "lockplane"
 MARKER_TABLE = "shadow_marker"
@@ -176,15 +177,7 @@ class Shadow:
                 with conn.transaction():
                     conn.execute(text.encode())
             except psycopg.Error as exc:
-                diag = exc.diag
-                where = (
-                    f"line {_line_of(text, diag.statement_position)}"
-                    if diag.statement_position
-                    else ""
-                )
-                raise InputError(
-                    source, [(where, (diag.message_primary or str(exc)).strip())]
-                ) from None
+                raise InputError(source, [_locate(conn, text, exc)]) from None
             return introspect(conn)
 
     def build(self, conn: psycopg.Connection, schema: Schema, what: str) -> None:
@@ -200,9 +193,22 @@ class Shadow:
             return introspect(conn)
 
 
-def _line_of(text: str, position: str | None) -> int:
+def _locate(conn: psycopg.Connection, text: str, exc: psycopg.Error) -> tuple[str, str]:
+    """("line N", message) for an error in a DDL file, finding the statement when Postgres
+    gave no position by replaying the file one statement at a time (then rolling back)."""
+    message = (exc.diag.message_primary or str(exc)).strip()
+    position = exc.diag.statement_position
+    if position and position.isdigit():
+        line = text.encode()[: int(position) - 1].decode(errors="ignore").count("\n") + 1
+        return f"line {line}", message
     try:
-        offset = int(position or "1")
-    except ValueError:
-        return 1
-    return text.encode()[: offset - 1].decode(errors="ignore").count("\n") + 1
+        with conn.transaction(force_rollback=True):
+            for line, statement in split_statements(text):
+                try:
+                    with conn.transaction():
+                        conn.execute(statement.encode())
+                except psycopg.Error:
+                    return f"line {line}", message
+    except psycopg.Error:
+        pass
+    return "", message
