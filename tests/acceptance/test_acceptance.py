@@ -40,7 +40,13 @@ def diff_text(lines: list[str]) -> str:
     return "\n".join(f"    {line}" for line in lines)
 
 
-@pytest.mark.parametrize("case", [c for _, c in CASES], ids=[i for i, _ in CASES])
+def _param(case_id: str, case: dict[str, Any]) -> Any:
+    """A known engine bug (`xfail: reason`) stays visible without turning the whole run red."""
+    marks = [pytest.mark.xfail(reason=case["xfail"], strict=True)] if case.get("xfail") else []
+    return pytest.param(case, id=case_id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(i, c) for i, c in CASES])
 def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
     from lockplane import apply_plan, introspect_url, make_plan
     from lockplane.errors import LockplaneError
