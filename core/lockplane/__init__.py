@@ -36,7 +36,6 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "__version__",
     "ApplyResult",
     "Diff",
     "Hazard",
@@ -47,6 +46,7 @@ __all__ = [
     "Shadow",
     "ShadowReport",
     "Step",
+    "__version__",
     "apply_plan",
     "diff",
     "introspect",

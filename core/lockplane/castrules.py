@@ -64,14 +64,17 @@ class TypeChange:
 
 
 def classify(old: str, new: str) -> TypeChange:
+    if old == new:  # only the collation changes: no conversion at all
+        return TypeChange(needs_using=False, rewrites=False, may_fail=False)
     o, n = parse(old), parse(new)
     if o.array != n.array:
         return TypeChange(needs_using=True, rewrites=True, may_fail=True)
     if o.base == n.base:
         return _same_base(o, n)
     if o.base in _STRINGS and n.base in _STRINGS:
-        widening = n.base == "text" or (n.base == "character varying" and _wider(o, n))
-        binary = o.base in {"text", "character varying"} and widening
+        unbounded = n.base in {"text", "citext"}
+        widening = unbounded or (n.base == "character varying" and _wider(o, n))
+        binary = o.base in {"text", "character varying", "citext"} and widening
         return TypeChange(needs_using=False, rewrites=not binary, may_fail=not widening)
     if n.base in _STRINGS and not o.array:
         # Every type has an assignment cast to text through its output function.

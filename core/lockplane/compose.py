@@ -32,7 +32,15 @@ NEW_FILE_NAME = "docker-compose.yml"
 # Keys copied from the primary service: everything that makes the server behave the same.
 # Not copied: volumes and ports (the shadow is a throwaway with its own port), container_name
 # (must be unique), networks, depends_on, restart, labels.
-_CLONED_KEYS = ("image", "platform", "command", "env_file", "environment", "shm_size", "healthcheck")
+_CLONED_KEYS = (
+    "image",
+    "platform",
+    "command",
+    "env_file",
+    "environment",
+    "shm_size",
+    "healthcheck",
+)
 _SHADOW_KEY_ORDER = (*_CLONED_KEYS[:5], "ports", *_CLONED_KEYS[5:])
 _POSTGRES_IMAGE_HINTS = ("postgres", "postgis", "pgvector", "timescaledb")
 
@@ -100,7 +108,9 @@ def init_docker_compose(directory: Path) -> str:
     message = _add_shadow(path)
     if len(found) > 1:
         ignored = ", ".join(p.name for p in found[1:])
-        message += f" (Also found {ignored}, which docker compose ignores in favour of {path.name}.)"
+        message += (
+            f" (Also found {ignored}, which docker compose ignores in favour of {path.name}.)"
+        )
     return message
 
 

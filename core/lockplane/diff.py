@@ -32,7 +32,15 @@ from .changes.objects import (
     SetSequenceOwner,
     SetTableComment,
 )
-from .changes.table import AddColumn, CreateTable, DropColumn, DropTable, core
+from .changes.table import (
+    AddColumn,
+    CreateTable,
+    DropColumn,
+    DropTable,
+    SetLogged,
+    attached,
+    core,
+)
 from .errors import PlanError
 from .model import Enum, Extension, Index, PrimaryKey, Schema, Table, UniqueConstraint
 from .sqlnames import obj
@@ -100,9 +108,10 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes: list[Change] = []
     changes += _schemas(old, new)
     changes += _extensions(old, new)
-    changes += _enums(old, new)
+    enum_changes, enum_defaults = _enums(old, new)
+    changes += enum_changes
     changes += _sequences(old, new)
-    changes += _tables(old, new)
+    changes += _tables(old, new, enum_defaults)
     return Diff(old, new, tuple(changes))
 
 
@@ -131,27 +140,64 @@ def _extensions(old: Schema, new: Schema) -> list[Change]:
     return [CreateExtension(e) for e in d.added] + [DropExtension(e) for e in d.dropped]
 
 
-def _enum_columns(schema: Schema, enum: Enum) -> tuple[EnumColumn, ...]:
-    type_name = obj(enum.schema_, enum.name).as_string(None)
-    return tuple(
-        EnumColumn(core(t), c.name, c.default)
-        for t in schema.tables
+def _enum_type_names(enum: Enum) -> tuple[str, str]:
+    name = obj(enum.schema_, enum.name).as_string(None)
+    return name, name + "[]"
+
+
+def _enum_columns(
+    old: Schema, new: Schema, enum: Enum, *, keep_defaults: bool
+) -> tuple[EnumColumn, ...]:
+    """The existing columns of this enum type; with `keep_defaults`, their defaults stay as they
+    are, otherwise the replacement sets the target's default (see EnumColumn)."""
+    scalar, array = _enum_type_names(enum)
+    out = []
+    for t in old.tables:
+        for c in t.columns:
+            if c.type not in (scalar, array):
+                continue
+            target = new.table(t.schema_, t.name)
+            target_col = target.column(c.name) if target is not None else None
+            after = c.default
+            if not keep_defaults:
+                after = (
+                    target_col.default
+                    if target_col is not None and target_col.type == c.type
+                    else None
+                )
+            out.append(EnumColumn(core(t), c.name, c.type == array, c.default, after))
+    return tuple(out)
+
+
+def _uses_new_label(new: Schema, enum: Enum, added: list[str]) -> bool:
+    """A default naming a label added by this plan cannot run in the same transaction as
+    ALTER TYPE ... ADD VALUE (Postgres: "unsafe use of new value"), so such a change is a
+    replacement instead."""
+    names = _enum_type_names(enum)
+    return any(
+        f"'{label}'" in (c.default or "")
+        for t in new.tables
         for c in t.columns
-        if c.type == type_name
+        if c.type in names
+        for label in added
     )
 
 
-def _enums(old: Schema, new: Schema) -> list[Change]:
+def _enums(old: Schema, new: Schema) -> tuple[list[Change], set[tuple[str, str, str]]]:
+    """The enum changes, and the columns whose default a replacement takes care of."""
     d = diff_kind(_by(old.enums, _qualified), _by(new.enums, _qualified))
     out: list[Change] = [CreateEnum(e) for e in d.added] + [DropEnum(e) for e in d.dropped]
+    owned: set[tuple[str, str, str]] = set()
     for o, n in d.altered:
-        columns = _enum_columns(old, o)
         kept = [x for x in n.labels if x in o.labels]
-        if kept == list(o.labels):
-            out.append(AddEnumValues(o, n, columns))
+        added = [x for x in n.labels if x not in o.labels]
+        if kept == list(o.labels) and not _uses_new_label(new, n, added):
+            out.append(AddEnumValues(o, n, _enum_columns(old, new, o, keep_defaults=True)))
         else:
+            columns = _enum_columns(old, new, o, keep_defaults=False)
+            owned |= {(c.table.schema_, c.table.name, c.column) for c in columns}
             out.append(ReplaceEnum(o, n, columns))
-    return out
+    return out, owned
 
 
 def _sequences(old: Schema, new: Schema) -> list[Change]:
@@ -192,15 +238,15 @@ def _referenceable(removed: Iterable[Any]) -> bool:
     )
 
 
-def _tables(old: Schema, new: Schema) -> list[Change]:
+def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) -> list[Change]:
     d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
     out: list[Change] = []
     for t in d.added:
         out.append(CreateTable(core(t)))
         out += [CreateIndex(t, i, new_table=True) for i in t.indexes]
-        out += [AddConstraint(t, fk, new_table=True) for fk in t.foreign_keys]
+        out += [AddConstraint(t, c, new_table=True) for c in attached(t)]
     for t in d.dropped:
-        out += [DropConstraint(t, fk) for fk in t.foreign_keys]
+        out += [DropConstraint(t, c) for c in attached(t)]
         out += [DropIndex(t, i) for i in t.indexes]
         out.append(DropTable(core(t)))
 
@@ -217,7 +263,7 @@ def _tables(old: Schema, new: Schema) -> list[Change]:
             rekeyed.add((o.schema_, o.name))
 
     for o, n in pairs:
-        out += _table_changes(o, n, rekeyed)
+        out += _table_changes(o, n, rekeyed, enum_defaults)
     # Unchanged tables whose foreign keys point at a rebuilt key.
     unchanged = [t for t in old.tables if new.table(t.schema_, t.name) == t]
     for t in unchanged:
@@ -227,13 +273,16 @@ def _tables(old: Schema, new: Schema) -> list[Change]:
     return out
 
 
-def _table_changes(o: Table, n: Table, rekeyed: set[tuple[str, str]]) -> list[Change]:
+def _table_changes(
+    o: Table, n: Table, rekeyed: set[tuple[str, str]], enum_defaults: set[tuple[str, str, str]]
+) -> list[Change]:
     out: list[Change] = []
     cols = diff_kind(_by(o.columns, lambda c: c.name), _by(n.columns, lambda c: c.name))
     out += [AddColumn(core(n), c) for c in cols.added]
     out += [DropColumn(core(o), c) for c in cols.dropped]
     for co, cn in cols.altered:
-        out += column_changes(core(n), co, cn)
+        default_done = (o.schema_, o.name, co.name) in enum_defaults
+        out += column_changes(core(n), co, cn, default_done=default_done)
 
     cd = diff_kind(_constraints(o), _constraints(n))
     out += [AddConstraint(core(n), c) for c in cd.added]
@@ -260,4 +309,6 @@ def _table_changes(o: Table, n: Table, rekeyed: set[tuple[str, str]]) -> list[Ch
 
     if o.comment != n.comment:
         out.append(SetTableComment(core(n), o.comment, n.comment))
+    if o.unlogged != n.unlogged:
+        out.append(SetLogged(core(n), n.unlogged))
     return out

@@ -22,7 +22,7 @@ from psycopg import pq
 from . import catalog
 from .db import SEARCH_PATH, connect
 from .errors import LockplaneError
-from .model import DEFAULT_SCHEMA, Schema
+from .model import Schema
 
 _FK_ACTIONS = {
     "a": "NO ACTION",
@@ -32,6 +32,14 @@ _FK_ACTIONS = {
     "d": "SET DEFAULT",
 }
 _IDENTITY = {"a": "always", "d": "by default"}
+_IDENTITY_DEFAULTS = {
+    "start": None,
+    "increment": 1,
+    "min_value": None,
+    "max_value": None,
+    "cache": 1,
+    "cycle": False,
+}
 _TYPE_BOUNDS = {
     "smallint": (-(2**15), 2**15 - 1),
     "integer": (-(2**31), 2**31 - 1),
@@ -102,14 +110,29 @@ def fetch(conn: psycopg.Connection) -> dict[str, list[Row]]:
 
 
 def assemble(rows: dict[str, list[Row]]) -> Schema:
-    """Build the document from the raw rows of each catalog query (see the .sql files for shapes)."""
+    """Build the document from the raw rows of each catalog query (shapes: the .sql files)."""
     tables: dict[int, dict[str, Any]] = {}
-    for oid, schema, name, comment in rows["tables"]:
-        tables[oid] = {"schema": schema, "name": name, "columns": [], "comment": comment}
+    for oid, schema, name, comment, unlogged in rows["tables"]:
+        tables[oid] = {
+            "schema": schema,
+            "name": name,
+            "columns": [],
+            "comment": comment,
+            "unlogged": unlogged,
+        }
     unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
-    _add_columns(tables, rows["columns"])
+    columns = _add_columns(tables, rows["columns"])
     _add_constraints(tables, rows["constraints"])
     _add_indexes(tables, rows["indexes"])
+    sequences = []
+    for row in rows["sequences"]:
+        sequence, identity_of = _sequence(row)
+        if identity_of is None:
+            sequences.append(sequence)
+        elif identity_of in columns:  # else the table is unmanaged (e.g. partitioned)
+            options = _identity_options(sequence)
+            if options:
+                columns[identity_of]["identity_options"] = options
     return Schema.model_validate(
         {
             "schemas": [name for (name,) in rows["schemas"]],
@@ -121,7 +144,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
                 {"schema": schema, "name": name, "labels": labels}
                 for schema, name, labels in rows["enums"]
             ],
-            "sequences": [_sequence(row) for row in rows["sequences"]],
+            "sequences": sequences,
             "tables": list(tables.values()),
             "unmanaged": unmanaged,
         }
@@ -133,26 +156,44 @@ def _unmanaged(row: Row) -> dict[str, Any]:
     return {"kind": kind, "schema": schema, "name": name, "on": on}
 
 
-def _add_columns(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
-    """Columns in attnum order; generated columns are kept, their expression left out."""
+def _add_columns(
+    tables: dict[int, dict[str, Any]], rows: list[Row]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """Columns in attnum order; returns them by (table oid, attnum) for identity options."""
+    by_position: dict[tuple[int, int], dict[str, Any]] = {}
     ordered = sorted(rows, key=itemgetter(0, 1))  # (table oid, attnum); mostly in order already
-    for oid, _, name, type_, nullable, default, identity, _generated, collation, comment in ordered:
+    for (
+        oid,
+        position,
+        name,
+        type_,
+        nullable,
+        default,
+        identity,
+        generated,
+        collation,
+        comment,
+    ) in ordered:
         column: dict[str, Any] = {"name": name, "type": type_, "nullable": nullable}
         if default is not None:
             column["default"] = default
         if identity:
             column["identity"] = _IDENTITY[identity]
+        if generated is not None:
+            column["generated"] = generated
         if collation is not None:
             column["collation"] = collation
         if comment is not None:
             column["comment"] = comment
         tables[oid]["columns"].append(column)
+        by_position[oid, position] = column
+    return by_position
 
 
 def _add_constraints(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
     for (
         oid, name, kind, columns, ref_columns, ref_schema, ref_table, on_delete, on_update,
-        match_full, deferrable, deferred, no_inherit, expression, nulls_not_distinct,
+        match_full, deferrable, deferred, no_inherit, not_valid, expression, nulls_not_distinct,
     ) in rows:  # fmt: skip
         table = tables[oid]
         if kind == "p":
@@ -169,7 +210,12 @@ def _add_constraints(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None
             )
         elif kind == "c":
             table.setdefault("check_constraints", []).append(
-                {"name": name, "expression": expression, "no_inherit": no_inherit}
+                {
+                    "name": name,
+                    "expression": expression,
+                    "no_inherit": no_inherit,
+                    "not_valid": not_valid,
+                }
             )
         else:
             table.setdefault("foreign_keys", []).append(
@@ -184,6 +230,7 @@ def _add_constraints(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None
                     "match_full": match_full,
                     "deferrable": deferrable,
                     "initially_deferred": deferred,
+                    "not_valid": not_valid,
                 }
             )
 
@@ -245,11 +292,14 @@ def _index_key(
     return key
 
 
-def _sequence(row: Row) -> dict[str, Any]:
-    """min/max become None when they are what CREATE SEQUENCE picks for the type and direction."""
+def _sequence(row: Row) -> tuple[dict[str, Any], tuple[int, int] | None]:
+    """The sequence, and for an identity sequence the (table oid, attnum) of its column.
+
+    min/max become None when they are what CREATE SEQUENCE picks for the type and direction.
+    """
     (
         schema, name, type_, start, increment, min_value, max_value, cache, cycle,
-        owner_schema, owner_table, owner_column,
+        ownership, owner_oid, owner_position, owner_schema, owner_table, owner_column,
     ) = row  # fmt: skip
     low, high = _TYPE_BOUNDS[type_]
     default_min, default_max = (1, high) if increment > 0 else (low, -1)
@@ -264,10 +314,33 @@ def _sequence(row: Row) -> dict[str, Any]:
         "cache": cache,
         "cycle": cycle,
     }
-    if owner_table is not None:
+    if ownership == "i":
+        return sequence, (owner_oid, owner_position)
+    if ownership == "a":
         sequence["owned_by"] = {
-            "schema": owner_schema or DEFAULT_SCHEMA,
+            "schema": owner_schema,
             "table": owner_table,
             "column": owner_column,
         }
-    return sequence
+    return sequence, None
+
+
+def _identity_options(sequence: dict[str, Any]) -> dict[str, Any]:
+    """An identity sequence's options that differ from what Postgres picks; {} when none do.
+
+    START defaults to the sequence's own MINVALUE when ascending, MAXVALUE when descending.
+    """
+    increment, min_value, max_value = (sequence[k] for k in ("increment", "min_value", "max_value"))
+    if increment > 0:
+        default_start = 1 if min_value is None else min_value
+    else:
+        default_start = -1 if max_value is None else max_value
+    options = {
+        "start": None if sequence["start"] == default_start else sequence["start"],
+        "increment": increment,
+        "min_value": min_value,
+        "max_value": max_value,
+        "cache": sequence["cache"],
+        "cycle": sequence["cycle"],
+    }
+    return {} if options == _IDENTITY_DEFAULTS else options

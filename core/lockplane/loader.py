@@ -238,7 +238,8 @@ def _explain_alternatives(error: SchemaViolation, path: list[PathPart]) -> list[
     for sub in error.context or ():
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
     wrong_type = {
-        i for i, subs in branches.items()
+        i
+        for i, subs in branches.items()
         if any(s.validator == "type" and not s.relative_path for s in subs)
     }
     meant = [subs for i, subs in sorted(branches.items()) if i not in wrong_type]

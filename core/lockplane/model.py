@@ -47,6 +47,19 @@ def qualified(schema: str, name: str) -> str:
     return name if schema == DEFAULT_SCHEMA else f"{schema}.{name}"
 
 
+class IdentityOptions(Model):
+    """Options of an identity column's sequence; left out when all are Postgres's defaults."""
+
+    start: int | None = Field(
+        None, description="None: MINVALUE for ascending, MAXVALUE for descending."
+    )
+    increment: int = 1
+    min_value: int | None = Field(None, description="None: the type's default.")
+    max_value: int | None = Field(None, description="None: the type's default.")
+    cache: int = 1
+    cycle: bool = False
+
+
 class Column(Model):
     name: Name
     type: str = Field(
@@ -60,8 +73,24 @@ class Column(Model):
     identity: Literal["always", "by default"] | None = Field(
         None, description="GENERATED ALWAYS / BY DEFAULT AS IDENTITY."
     )
+    identity_options: IdentityOptions | None = None
+    generated: str | None = Field(
+        None,
+        description="Expression of a stored generated column (GENERATED ALWAYS AS ... STORED).",
+    )
     collation: str | None = Field(None, description="Only when it differs from the type's default.")
     comment: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source_of_values(self) -> Column:
+        sources = [x for x in ("default", "identity", "generated") if getattr(self, x) is not None]
+        if len(sources) > 1:
+            raise ValueError(f"a column cannot have both {sources[0]!r} and {sources[1]!r}")
+        if self.identity_options is not None and self.identity is None:
+            raise ValueError("identity_options needs identity")
+        if self.identity is not None and self.nullable:
+            object.__setattr__(self, "nullable", False)  # Postgres makes identity columns NOT NULL
+        return self
 
 
 class PrimaryKey(Model):
@@ -81,6 +110,7 @@ class CheckConstraint(Model):
     name: Name
     expression: str = Field(description="Boolean expression as pg_get_expr() prints it.")
     no_inherit: bool = False
+    not_valid: bool = Field(False, description="Added NOT VALID: existing rows are not checked.")
 
 
 class ForeignKey(Model):
@@ -94,6 +124,7 @@ class ForeignKey(Model):
     match_full: bool = False
     deferrable: bool = False
     initially_deferred: bool = False
+    not_valid: bool = Field(False, description="Added NOT VALID: existing rows are not checked.")
 
     @model_validator(mode="after")
     def _same_arity(self) -> ForeignKey:
@@ -159,6 +190,7 @@ class Table(Model):
     foreign_keys: tuple[ForeignKey, ...] = ()
     indexes: tuple[Index, ...] = ()
     comment: str | None = None
+    unlogged: bool = False
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -1,8 +1,9 @@
 -- Columns of the tables in tables.sql, with attnum as `position`. Not sorted here: ordering
 -- 20,000 rows spills out of a default work_mem and costs more than sorting in Python. Types print
--- as format_type() does with search_path = public; defaults as pg_get_expr(..., pretty). Identity
--- and generated columns keep their expression out of `default` (identity is its own field;
--- generated columns are unmanaged).
+-- as format_type() does with search_path = public; expressions as pg_get_expr(..., pretty).
+-- pg_attrdef holds either a default or a stored generated column's expression; identity columns
+-- have neither (their sequence's options come with sequences.sql). Virtual generated columns
+-- (PostgreSQL 18, attgenerated 'v') are unmanaged: no expression here.
 SELECT a.attrelid AS table_oid,
        a.attnum AS position,
        a.attname AS name,
@@ -11,7 +12,8 @@ SELECT a.attrelid AS table_oid,
        CASE WHEN a.attidentity = '' AND a.attgenerated = ''
             THEN pg_get_expr(ad.adbin, ad.adrelid, true) END AS "default",
        a.attidentity AS identity,
-       a.attgenerated AS generated,
+       CASE WHEN a.attgenerated = 's'
+            THEN pg_get_expr(ad.adbin, ad.adrelid, true) END AS generated,
        CASE WHEN a.attcollation <> t.typcollation THEN
          CASE WHEN cn.nspname IN ('pg_catalog', 'public') THEN co.collname::text
               ELSE cn.nspname || '.' || co.collname END

@@ -42,7 +42,9 @@ SELECT con.conrelid AS table_oid,
        con.condeferrable AS deferrable,
        con.condeferred AS initially_deferred,
        con.connoinherit AS no_inherit,
-       CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid, true) END AS expression,
+       NOT con.convalidated AS not_valid,
+       CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid, true) END
+         AS expression,
        coalesce(ix.indnullsnotdistinct, false) AS nulls_not_distinct  -- pg>=15
        false AS nulls_not_distinct  -- pg<15
 FROM con

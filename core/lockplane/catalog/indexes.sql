@@ -5,7 +5,9 @@
 --   key_expressions  pg_get_indexdef(index, k, true) for expression keys, else NULL
 --   key_descending / key_nulls_first   indoption bits 1 and 2
 --   key_opclasses    operator class, NULL when it is the default for the key's type and method
---   key_collations   collation, NULL when it is the column's (or the expression type's) own
+--   key_collations   collation, NULL when it is the column's own; for an expression key, only
+--                    when pg_get_indexdef prints it (the expression's own collation is not in
+--                    the catalogs, so we ask the function that knows it, for such keys only)
 -- Operator classes and collations print unqualified in pg_catalog and public, else schema.name.
 WITH idx AS (
   SELECT i.indexrelid, i.indrelid, i.indkey, i.indclass, i.indcollation, i.indoption
@@ -32,13 +34,13 @@ key AS (
          idx.indclass[k.ord - 1] AS opclass, idx.indcollation[k.ord - 1] AS collation,
          CASE WHEN k.attnum = 0 THEN pg_get_indexdef(idx.indexrelid, k.ord::int, true) END
            AS expression,
-         a.attname, coalesce(a.atttypid, ia.atttypid) AS keytype,
-         coalesce(a.attcollation, kt.typcollation) AS own_collation
+         CASE WHEN k.attnum = 0 AND idx.indcollation[k.ord - 1] <> 0
+              THEN pg_get_indexdef(idx.indexrelid, 0, true) END AS definition,
+         a.attname, a.attcollation, coalesce(a.atttypid, ia.atttypid) AS keytype
   FROM idx
   CROSS JOIN unnest(idx.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
   LEFT JOIN pg_attribute a ON a.attrelid = idx.indrelid AND a.attnum = k.attnum
   LEFT JOIN pg_attribute ia ON ia.attrelid = idx.indexrelid AND ia.attnum = k.ord
-  LEFT JOIN pg_type kt ON kt.oid = ia.atttypid
 ),
 default_opclass AS (
   SELECT opcmethod, opcintype FROM pg_opclass WHERE opcdefault
@@ -59,7 +61,9 @@ keys AS (
                           ELSE opcn.nspname || '.' || opc.opcname END
            END ORDER BY key.ord) AS key_opclasses,
          array_agg(
-           CASE WHEN key.collation <> key.own_collation
+           CASE WHEN CASE WHEN key.attnum = 0
+                          THEN strpos(key.definition, key.expression || ' COLLATE ') > 0
+                          ELSE key.collation <> key.attcollation END
                 THEN CASE WHEN coln.nspname IN ('pg_catalog', 'public') THEN col.collname::text
                           ELSE coln.nspname || '.' || col.collname END
            END ORDER BY key.ord) AS key_collations

@@ -1,6 +1,7 @@
 -- Ordinary tables with their comments. Partitioned tables and partitions are not listed here:
 -- unmanaged.sql inventories them.
-SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment
+SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment,
+       c.relpersistence = 'u' AS unlogged
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description d

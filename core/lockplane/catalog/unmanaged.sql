@@ -40,14 +40,15 @@ SELECT 'forced row level security', r.nspname, r.relname, NULL
 FROM rel r
 WHERE r.relforcerowsecurity
 UNION ALL
-SELECT 'generated column', r.nspname, a.attname, r.relname
+SELECT 'virtual generated column', r.nspname, a.attname, r.relname
 FROM rel r
 JOIN pg_attribute a ON a.attrelid = r.oid
 WHERE r.relkind = 'r' AND NOT r.relispartition
-  AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''
+  AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = 'v'
 UNION ALL
 SELECT 'inheritance', r.nspname, r.relname,
-       CASE WHEN pn.nspname = 'public' THEN pc.relname::text ELSE pn.nspname || '.' || pc.relname END
+       CASE WHEN pn.nspname = 'public' THEN pc.relname::text
+            ELSE pn.nspname || '.' || pc.relname END
 FROM rel r
 JOIN pg_inherits inh ON inh.inhrelid = r.oid
 JOIN pg_class pc ON pc.oid = inh.inhparent
@@ -58,6 +59,22 @@ SELECT 'exclusion constraint', r.nspname, con.conname, r.relname
 FROM rel r
 JOIN pg_constraint con ON con.conrelid = r.oid
 WHERE con.contype = 'x' AND con.conparentid = 0 AND r.relkind = 'r' AND NOT r.relispartition
+UNION ALL
+-- Properties of managed constraints that the model cannot express yet: listed by constraint.
+SELECT detail.kind, r.nspname, con.conname, r.relname
+FROM rel r
+JOIN pg_constraint con ON con.conrelid = r.oid
+LEFT JOIN pg_index ix ON ix.indexrelid = con.conindid AND con.contype IN ('p', 'u')
+CROSS JOIN LATERAL (VALUES
+  ('deferrable primary key', con.contype = 'p' AND con.condeferrable)
+  , ('not valid not-null constraint', con.contype = 'n' AND NOT con.convalidated)
+  , ('constraint include columns', ix.indnatts > ix.indnkeyatts)
+  , ('foreign key set columns', con.confdelsetcols IS NOT NULL)  -- pg>=15
+  , ('not enforced constraint', NOT con.conenforced)  -- pg>=18
+  , ('temporal constraint', con.conperiod)  -- pg>=18
+) AS detail(kind, applies)
+WHERE detail.applies AND con.contype IN ('p', 'u', 'c', 'f', 'n') AND con.conparentid = 0
+  AND r.relkind = 'r' AND NOT r.relispartition
 UNION ALL
 SELECT 'invalid index', r.nspname, ic.relname, r.relname
 FROM rel r

@@ -13,11 +13,19 @@ from typing import ClassVar
 from psycopg import sql
 
 from ..castrules import classify
-from ..model import Column, Table
+from ..errors import PlanError
+from ..model import Column, IdentityOptions, Table
 from ..plan import Hazard, LockMode
 from ..sqlnames import col
 from .base import Change, Phase, hazard
-from .ddl import column_target, comment_on, identity_sql, table_name, type_sql
+from .ddl import (
+    column_target,
+    comment_on,
+    identity_options_sql,
+    identity_sql,
+    table_name,
+    type_sql,
+)
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,7 @@ class AddIdentity(ColumnChange):
     def statements(self) -> list[sql.Composable]:
         if self.before.identity is None:
             action: sql.Composable = sql.SQL("ADD {}").format(
-                identity_sql(self.after.identity or "")
+                identity_sql(self.after.identity or "", self.after.identity_options)
             )
         else:
             action = sql.SQL("SET GENERATED {}").format(
@@ -214,8 +222,32 @@ class AddIdentity(ColumnChange):
 
 
 @dataclass(frozen=True)
-class SetColumnComment(ColumnChange):
+class SetIdentityOptions(ColumnChange):
+    """The identity's sequence options (START, INCREMENT, bounds, CACHE, CYCLE)."""
+
     order = 6
+
+    def statements(self) -> list[sql.Composable]:
+        options = self.after.identity_options or IdentityOptions()
+        return [
+            self.alter(
+                *(sql.SQL("SET {}").format(p) for p in identity_options_sql(options, alter=True))
+            )
+        ]
+
+    def description(self) -> str:
+        return f"Change identity options of column {self.target}"
+
+    def detail(self) -> str:
+        return "identity options changed"
+
+    def notes(self) -> list[str]:
+        return ["Identity options only change how future values are generated"]
+
+
+@dataclass(frozen=True)
+class SetColumnComment(ColumnChange):
+    order = 7
     phase = Phase.COMMENT
 
     def statements(self) -> list[sql.Composable]:
@@ -236,9 +268,16 @@ class SetColumnComment(ColumnChange):
         return ["Comments are metadata only"]
 
 
-def column_changes(table: Table, before: Column, after: Column) -> list[Change]:
+def column_changes(
+    table: Table, before: Column, after: Column, *, default_done: bool = False
+) -> list[Change]:
     """The alterations that turn `before` into `after` (column order is not something Postgres
-    can change, and is ignored)."""
+    can change, and is ignored). `default_done`: an enum replacement already sets the default."""
+    if before.generated != after.generated:
+        raise PlanError(
+            f"column {table.qname}.{after.name}: changing whether or how a column is generated "
+            "is not supported yet; drop the column in one plan and add it back in the next"
+        )
     out: list[Change] = []
     if before.identity is not None and after.identity is None:
         out.append(DropIdentity(table, before, after))
@@ -246,12 +285,14 @@ def column_changes(table: Table, before: Column, after: Column) -> list[Change]:
     if retyped:
         update = {"type": after.type, "collation": after.collation, "default": after.default}
         out.append(AlterColumnType(table, before, before.model_copy(update=update)))
-    elif before.default != after.default:
+    elif before.default != after.default and not default_done:
         out.append(SetDefault(table, before, after))
     if before.nullable != after.nullable:
         out.append(SetNullable(table, before, after))
     if after.identity is not None and before.identity != after.identity:
         out.append(AddIdentity(table, before, after))
+    elif after.identity is not None and before.identity_options != after.identity_options:
+        out.append(SetIdentityOptions(table, before, after))
     if before.comment != after.comment:
         out.append(SetColumnComment(table, before, after))
     return out

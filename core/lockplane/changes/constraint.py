@@ -69,7 +69,7 @@ class AddConstraint(Change):
         return "SHARE ROW EXCLUSIVE" if isinstance(self.after, ForeignKey) else "ACCESS EXCLUSIVE"
 
     def hazards(self) -> list[Hazard]:
-        if self.new_table:
+        if self.new_table or getattr(self.after, "not_valid", False):
             return []
         c, t = self.after, self.table.qname
         if isinstance(c, ForeignKey):
@@ -94,6 +94,8 @@ class AddConstraint(Change):
         ]
 
     def notes(self) -> list[str]:
+        if getattr(self.after, "not_valid", False):
+            return ["NOT VALID: existing rows are not checked, so there is no scan"]
         return [f"Table {self.table.qname} is created by this plan: no rows to check"]
 
 

@@ -191,11 +191,22 @@ class DropEnum(Change):
 
 @dataclass(frozen=True)
 class EnumColumn:
-    """A column whose type is an enum being replaced; it is converted through text."""
+    """A column of an enum type (or an array of it) that a replacement converts through text.
+
+    The replacement owns the column's default while it runs: it drops `default_before` and sets
+    `default_after`, because a default naming a removed label cannot survive the swap.
+    """
 
     table: Table
     column: str
-    default: str | None
+    array: bool
+    default_before: str | None
+    default_after: str | None
+
+    def swapped(self) -> EnumColumn:
+        return EnumColumn(
+            self.table, self.column, self.array, self.default_after, self.default_before
+        )
 
 
 @dataclass(frozen=True)
@@ -281,18 +292,20 @@ class ReplaceEnum(Change):
             sql.SQL("CREATE TYPE {} AS ENUM ({})").format(name, _labels(e.labels)),
         ]
         for c in self.columns:
-            actions = []
-            if c.default is not None:
+            actions: list[sql.Composable] = []
+            if c.default_before is not None:
                 actions.append(sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(col(c.column)))
+            via = sql.SQL("text[]" if c.array else "text")
+            new_type = sql.SQL("{}[]").format(name) if c.array else name
             actions.append(
-                sql.SQL("ALTER COLUMN {0} TYPE {1} USING {0}::text::{1}").format(
-                    col(c.column), name
+                sql.SQL("ALTER COLUMN {0} TYPE {1} USING {0}::{2}::{1}").format(
+                    col(c.column), new_type, via
                 )
             )
-            if c.default is not None:
+            if c.default_after is not None:
                 actions.append(
                     sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
-                        col(c.column), sql.SQL(c.default)
+                        col(c.column), sql.SQL(c.default_after)
                     )
                 )
             out.append(
@@ -304,7 +317,7 @@ class ReplaceEnum(Change):
         return out
 
     def reverse(self) -> Change:
-        return ReplaceEnum(self.after, self.before, self.columns)
+        return ReplaceEnum(self.after, self.before, tuple(c.swapped() for c in self.columns))
 
     def description(self) -> str:
         return f"Replace enum {self.after.qname} with labels {', '.join(self.after.labels)}"

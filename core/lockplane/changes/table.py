@@ -17,7 +17,7 @@ from ..model import Column, Table
 from ..plan import Hazard, LockMode
 from ..sqlnames import col
 from .base import Change, Phase, data_loss, hazard
-from .ddl import column_def, column_target, comment_on, constraint_def, table_name
+from .ddl import Constraint, column_def, column_target, comment_on, constraint_def, table_name
 
 
 def _comments(table: Table) -> list[sql.Composable]:
@@ -33,8 +33,15 @@ def _comments(table: Table) -> list[sql.Composable]:
 
 
 def core(table: Table) -> Table:
-    """The part of a table created in one statement: no indexes, no foreign keys."""
-    return table.model_copy(update={"indexes": (), "foreign_keys": ()})
+    """The part of a table created in one statement: no indexes, no foreign keys, and no
+    NOT VALID checks (Postgres accepts NOT VALID only in ALTER TABLE)."""
+    checks = tuple(c for c in table.check_constraints if not c.not_valid)
+    return table.model_copy(update={"indexes": (), "foreign_keys": (), "check_constraints": checks})
+
+
+def attached(table: Table) -> list[Constraint]:
+    """The constraints added to a table after it is created (and dropped before it is)."""
+    return [*table.foreign_keys, *(c for c in table.check_constraints if c.not_valid)]
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,9 @@ class CreateTable(Change):
         items = [column_def(c) for c in t.columns]
         constraints = [t.primary_key, *t.unique_constraints, *t.check_constraints]
         items += [constraint_def(c) for c in constraints if c is not None]
-        create = sql.SQL("CREATE TABLE {} ({})").format(table_name(t), sql.SQL(", ").join(items))
+        create = sql.SQL("CREATE {}TABLE {} ({})").format(
+            sql.SQL("UNLOGGED " if t.unlogged else ""), table_name(t), sql.SQL(", ").join(items)
+        )
         return [create, *_comments(t)]
 
     def reverse(self) -> Change:
@@ -109,7 +118,9 @@ class AddColumn(Change):
     kind = "column"
 
     def key(self) -> tuple[str, ...]:
-        return (self.table.schema_, self.table.name, self.after.name)
+        """Added columns keep the order they have in the desired table."""
+        position = next(i for i, c in enumerate(self.table.columns) if c.name == self.after.name)
+        return (self.table.schema_, self.table.name, f"{position:05d}")
 
     @property
     def target(self) -> str:
@@ -147,7 +158,7 @@ class AddColumn(Change):
                     "error",
                 )
             )
-        if c.identity is not None or is_volatile(c.default):
+        if c.identity is not None or c.generated is not None or is_volatile(c.default):
             out.append(
                 hazard(
                     "TABLE_REWRITE",
@@ -197,3 +208,40 @@ class DropColumn(Change):
 
     def hazards(self) -> list[Hazard]:
         return data_loss(f"column {self.table.qname}.{self.before.name}")
+
+
+@dataclass(frozen=True)
+class SetLogged(Change):
+    """LOGGED / UNLOGGED: Postgres rewrites the table either way."""
+
+    table: Table
+    unlogged: bool
+    phase = Phase.ALTER_COLUMN
+    sign = "~"
+    kind = "table"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name, "")
+
+    @property
+    def target(self) -> str:
+        return self.table.qname
+
+    def statements(self) -> list[sql.Composable]:
+        word = "UNLOGGED" if self.unlogged else "LOGGED"
+        return [sql.SQL("ALTER TABLE {} SET " + word).format(table_name(self.table))]
+
+    def reverse(self) -> Change:
+        return SetLogged(self.table, not self.unlogged)
+
+    def description(self) -> str:
+        return f"Make table {self.table.qname} {'unlogged' if self.unlogged else 'logged'}"
+
+    def detail(self) -> str:
+        return "unlogged" if self.unlogged else "logged"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        return [hazard("TABLE_REWRITE", f"SET {self.detail().upper()} rewrites {self.table.qname}")]
