@@ -4,10 +4,11 @@ Not a test. Builds a throwaway database with N tables (≈20 columns of mixed ty
 a CHECK, 3 more indexes and 1 foreign key each, plus 20 enums and 50 views, as in
 /work/shared/research/performance.md), then times, alternating the tools in each round:
 
-  in-process   introspect_url() in this (warm) interpreter: connect + queries + models
-  queries      of which: fetching the catalog rows (lockplane.introspect.fetch)
-  subprocess   a fresh `python -c` that imports lockplane, introspects and writes the JSON
   pg_dump      `pg_dump --schema-only` to /dev/null (whole process)
+  subprocess   a fresh `python -c` that imports lockplane and introspects, with and without
+               writing the JSON document (Schema.to_json) to /dev/null
+  in-process   introspect_url() in this (warm) interpreter: connect + queries + models
+  queries      of which: connecting and fetching the catalog rows (lockplane.introspect.fetch)
 
 and prints medians. The database is dropped at the end, even on failure.
 
@@ -26,9 +27,10 @@ import time
 from collections.abc import Callable
 
 import psycopg
+from psycopg import sql
+
 from lockplane.db import connect, with_database
 from lockplane.introspect import assemble, fetch, introspect_url
-from psycopg import sql
 
 ENUMS = 20
 VIEWS = 50
@@ -37,7 +39,9 @@ CHUNK = 200  # tables per transaction: thousands in one would exhaust max_locks_
 SUBPROCESS_CODE = (
     "import sys\n"
     "from lockplane.introspect import introspect_url\n"
-    "sys.stdout.write(introspect_url(sys.argv[1]).to_json())\n"
+    "schema = introspect_url(sys.argv[1])\n"
+    "if sys.argv[2] == 'json':\n"
+    "    sys.stdout.write(schema.to_json())\n"
 )
 
 
@@ -120,9 +124,9 @@ def run_queries_only(url: str) -> None:
         fetch(conn)
 
 
-def run_subprocess(url: str) -> None:
+def run_subprocess(url: str, output: str) -> None:
     subprocess.run(
-        [sys.executable, "-c", SUBPROCESS_CODE, url], check=True, stdout=subprocess.DEVNULL
+        [sys.executable, "-c", SUBPROCESS_CODE, url, output], check=True, stdout=subprocess.DEVNULL
     )
 
 
@@ -162,10 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         assert len(schema.tables) == args.tables == len(assemble(rows).tables)
 
         tools: dict[str, Callable[[], None]] = {
+            "pg_dump --schema-only, whole process": lambda: run_pg_dump(args.pg_dump, url),
+            "lockplane whole process, JSON out": lambda: run_subprocess(url, "json"),
+            "lockplane whole process, no output": lambda: run_subprocess(url, "none"),
             "lockplane in-process (connect+queries+models)": lambda: run_in_process(url),
             "  of which connect+queries": lambda: run_queries_only(url),
-            "lockplane whole process (python -c, JSON out)": lambda: run_subprocess(url),
-            "pg_dump --schema-only, whole process": lambda: run_pg_dump(args.pg_dump, url),
         }
         times: dict[str, list[float]] = {label: [] for label in tools}
         labels = list(tools)
@@ -186,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         for label in labels:
             spread = ", ".join(f"{t:.3f}" for t in times[label])
             print(f"{label:<{width}}  {medians[label]:7.3f} s   ({spread})")
-        dump = medians[labels[3]]
-        print(f"pg_dump / lockplane whole process: {dump / medians[labels[2]]:.2f}x")
-        print(f"pg_dump / lockplane in-process:    {dump / medians[labels[0]]:.2f}x")
+        dump = medians[labels[0]]
+        for label in labels[1:4]:
+            print(f"pg_dump time / {label.strip()}: {dump / medians[label]:.2f}x")
     finally:
         with psycopg.connect(args.url, autocommit=True) as admin:
             admin.execute(

@@ -1,36 +1,27 @@
-"""Shared fixtures: a real PostgreSQL server and throwaway databases on it.
+"""Shared fixtures: real PostgreSQL servers and throwaway databases on them (see servers.py).
 
-Tests run against a real server, never mocks: catalog details differ between major versions, and
-only a server can tell. Point LOCKPLANE_TEST_URL at another server (e.g. the embedded PostgreSQL 18)
-to run the same suite there. An unreachable server fails the run: a skipped suite looks green.
+Tests run against real servers, never mocks: catalog details differ between major versions, and
+only a server can tell. An unreachable server fails the run: a skipped suite looks green.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
-from lockplane.db import with_database
-from psycopg import sql
-
-DEFAULT_TEST_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+import servers
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    """URL of the test server's maintenance database (LOCKPLANE_TEST_URL, or the local server)."""
-    url = os.environ.get("LOCKPLANE_TEST_URL", DEFAULT_TEST_URL)
+@pytest.fixture(scope="session", params=servers.names())
+def pg_url(request: pytest.FixtureRequest) -> str:
+    """URL of a test server's maintenance database; every database test runs on each server."""
     try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        pytest.fail(
-            f"PostgreSQL test server unreachable at {url} (set LOCKPLANE_TEST_URL): {exc}",
-            pytrace=False,
-        )
+        url = servers.url_of(request.param)
+    except Exception as exc:  # the embedded server failed to start: fail, never skip
+        pytest.fail(f"test server {request.param!r} could not be started: {exc}", pytrace=False)
+    problem = servers.check(url)
+    if problem is not None:
+        pytest.fail(f"test server {request.param!r} unreachable ({url}): {problem}", pytrace=False)
     return url
 
 
@@ -44,15 +35,9 @@ def fresh_db(pg_url: str) -> Iterator[Callable[[], str]]:
     created: list[str] = []
 
     def create() -> str:
-        name = f"lp_test_{secrets.token_hex(6)}"
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        created.append(name)
-        return with_database(pg_url, name)
+        created.append(servers.create_database(pg_url))
+        return created[-1]
 
     yield create
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        for name in created:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    for url in created:
+        servers.drop_database(pg_url, url)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from lockplane import apply_plan, introspect_url, make_plan
 from lockplane.cli import main
 from lockplane.errors import ApplyFailed, DriftError, LockBusy, ShadowRefused, UnsafePlan
@@ -190,7 +191,7 @@ def test_seed_format_plan_applies(
     code = main(
         ["apply", "--plan", str(plan), "--database", db, "--shadow-database", shadow, "--yes"]
     )
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code == 0, err
     assert "- Result equals the target: the plan carries no target schema" in err
     assert "- Rollback returns to the start: the plan carries no reverse steps" in err

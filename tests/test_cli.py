@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from lockplane.cli import main
 
 SEED = Path(__file__).parent / "data" / "seed"
@@ -238,9 +239,75 @@ def test_console_script_runs() -> None:
 def test_init_docker_compose_writes_main_and_shadow(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, _ = run(capsys, "init", "docker-compose", "--dir", str(tmp_path))
+    code, _out, _ = run(capsys, "init", "docker-compose", "--dir", str(tmp_path))
     assert code == 0
     text = (tmp_path / "docker-compose.yml").read_text()
     assert "shadow:" in text and "5433:5432" in text
     code, _, err = run(capsys, "init", "docker-compose", "--dir", str(tmp_path))
     assert code == 2 and "shadow" in err
+
+
+def test_hand_written_json_is_normalized_through_the_shadow(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_db: Callable[[], str]
+) -> None:
+    """`'active'` vs `'active'::text`, `varchar(20)` vs `character varying(20)`: not changes."""
+    db, shadow = fresh_db(), fresh_db()
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, status varchar(20) DEFAULT 'active')")
+    desired = tmp_path / "desired.json"
+    desired.write_text(
+        json.dumps(
+            {
+                "tables": [
+                    {
+                        "name": "t",
+                        "columns": [
+                            {
+                                "name": "id",
+                                "type": "int",
+                                "nullable": False,
+                                "is_primary_key": True,
+                            },
+                            {"name": "status", "type": "varchar(20)", "default": "'active'"},
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    code, out, err = run(
+        capsys, "plan", "--from", db, "--to", str(desired), "--shadow-database", shadow
+    )
+    assert code == 0, err
+    assert json.loads(out)["steps"] == []
+    # Without a shadow the document is compared as written, and the default looks different.
+    code, out, _ = run(capsys, "diff", db, str(desired))
+    assert code == 0 and "~ column t.status: default 'active'::character varying → 'active'" in out
+
+
+def test_json_that_postgres_rejects_fails_at_plan_time(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_db: Callable[[], str]
+) -> None:
+    desired = tmp_path / "desired.json"
+    desired.write_text(
+        json.dumps(
+            {
+                "tables": [
+                    {"name": "t", "columns": [{"name": "n", "type": "integer", "default": "'abc'"}]}
+                ]
+            }
+        )
+    )
+    code, out, err = run(
+        capsys,
+        "plan",
+        "--from",
+        str(SEED / "example_before.json"),
+        "--to",
+        str(desired),
+        "--shadow-database",
+        fresh_db(),
+    )
+    assert code == 2 and out == ""
+    assert f"{desired}: does not build on the shadow database" in err
+    assert 'invalid input syntax for type integer: "abc"' in err

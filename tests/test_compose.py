@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from lockplane.compose import DEFAULT_COMPOSE, find_postgres_service, init_docker_compose
 from lockplane.errors import InputError
 
@@ -201,6 +202,8 @@ def test_windows_line_endings_and_missing_final_newline(tmp_path: Path) -> None:
     path.write_bytes(b"services:\r\n  db:\r\n    image: postgres\r\n    ports: ['5432:5432']")
     init_docker_compose(tmp_path)
     data = path.read_bytes()
-    assert data.startswith(b"services:\r\n  db:\r\n    image: postgres\r\n    ports: ['5432:5432']\r\n")
+    assert data.startswith(
+        b"services:\r\n  db:\r\n    image: postgres\r\n    ports: ['5432:5432']\r\n"
+    )
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert services(path)["shadow"]["ports"] == ["5433:5432"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
+
 from lockplane import jsonschemas
 from lockplane.model import PLAN_URL, SCHEMA_URL
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from lockplane.errors import InputError
 from lockplane.loader import (
     load_plan_file,
@@ -197,7 +198,7 @@ def test_messages_for_unions_name_the_real_problem() -> None:
         'desired.json: tables[0].columns[0].identity: must be one of "always", "by default"; '
         'got "sometimes"',
         'desired.json: tables[0].foreign_keys[0].on_delete: got "cascade"; did you mean "CASCADE"?',
-        "desired.json: tables[0].indexes[0].columns[1].descending: expected boolean, got \"x\"",
+        'desired.json: tables[0].indexes[0].columns[1].descending: expected boolean, got "x"',
         "desired.json: tables[0].indexes[0].columns[2]: must not be empty",
     ]
 

@@ -4,6 +4,7 @@ The expected strings were checked against PostgreSQL 15's format_type(atttypid, 
 """
 
 import pytest
+
 from lockplane.types import canonical_type
 
 CASES = [

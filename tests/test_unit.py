@@ -5,6 +5,7 @@ type changes are classified, and DDL files split at the right places."""
 from __future__ import annotations
 
 import pytest
+
 from lockplane.castrules import classify, is_volatile
 from lockplane.diff import diff
 from lockplane.model import Schema

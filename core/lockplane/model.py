@@ -17,6 +17,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_SCHEMA = "public"
@@ -312,6 +313,7 @@ class Schema(Model):
 
     @model_validator(mode="after")
     def _canonical(self) -> Schema:
+        object.__setattr__(self, "json_schema_url", None)  # a pointer for editors, not content
         implied = _implied_sequences(self.tables, self.sequences)
         if implied:
             object.__setattr__(self, "sequences", self.sequences + implied)
@@ -359,7 +361,7 @@ class Schema(Model):
                 column.setdefault("is_primary_key", False)
             for index in table.get("indexes", []):
                 index.setdefault("unique", False)
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return pydantic_core.to_json(data, indent=2).decode() + "\n"
 
 
 _NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")

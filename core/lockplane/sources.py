@@ -1,23 +1,33 @@
 """Where a schema comes from: a JSON document, a SQL DDL file, or a live database URL.
 
 SQL is never parsed here: Postgres parses it, in a scratch database on the shadow server, and
-the result is introspected. That way a `.sql` file means exactly what it would mean to Postgres.
+the result is introspected. A hand-written JSON document is, when a shadow is configured, built
+there and read back too ("normalized"), so that `'active'` and `'active'::text` or `int` and
+`integer` are not reported as differences forever after.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .db import is_url, shadow_url
-from .errors import InputError
+from .errors import ConnectionFailed, InputError, LockplaneError
 from .introspect import introspect_url
 from .loader import load_schema_file
 from .model import Schema
 from .shadow import Shadow
 
 
-def load_schema(source: str, *, shadow: str | None = None) -> Schema:
-    """Load a schema from a `postgresql://` URL, a `.sql` file or a JSON file."""
+def shadow_configured(explicit: str | None) -> bool:
+    return explicit is not None or bool(os.environ.get("SHADOW_DATABASE_URL"))
+
+
+def load_schema(source: str, *, shadow: str | None = None, normalize: bool | None = None) -> Schema:
+    """Load a schema from a `postgresql://` URL, a `.sql` file or a JSON file.
+
+    `normalize` (JSON only) defaults to whether a shadow database is configured.
+    """
     if is_url(source):
         return introspect_url(source)
     path = Path(source)
@@ -27,4 +37,14 @@ def load_schema(source: str, *, shadow: str | None = None) -> Schema:
         except OSError as exc:
             raise InputError(source, f"cannot read file: {exc.strerror or exc}") from None
         return Shadow(shadow_url(shadow)).load_sql(text, source)
-    return load_schema_file(path)
+    schema = load_schema_file(path)
+    if normalize is None:
+        normalize = shadow_configured(shadow)
+    if not normalize:
+        return schema
+    try:
+        return Shadow(shadow_url(shadow)).normalize(schema)
+    except (InputError, ConnectionFailed):
+        raise
+    except LockplaneError as exc:
+        raise InputError(source, f"does not build on the shadow database: {exc}") from None

@@ -12,7 +12,6 @@ diff of a failure is readable. `snapshot_diff` gives a shorter, path-by-path acc
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import yaml
 from psycopg import sql
+from servers import create_database, drop_database
 
 EXCLUDED_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "lockplane")
 """`lockplane` holds the engine's own ledger; it is not part of the user's schema."""
@@ -289,23 +289,6 @@ def with_database(url: str, dbname: str) -> str:
     """The same server and credentials, another database."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
-
-
-def create_database(admin_url: str, prefix: str = "lp_acc") -> str:
-    """Create an empty database with a random name (xdist-safe) and return its URL."""
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    with connect(admin_url) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return with_database(admin_url, name)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    """Drop a scratch database even if a test left a session open on it."""
-    name = urlsplit(url).path.lstrip("/")
-    with connect(admin_url) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 @contextmanager

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-
-from .catalog import create_database, drop_database
+from servers import create_database, drop_database
 
 
 @pytest.fixture
@@ -19,7 +18,7 @@ def scratch_db(pg_url: str) -> Iterator[Callable[[], str]]:
     made: list[str] = []
 
     def make() -> str:
-        made.append(create_database(pg_url))
+        made.append(create_database(pg_url, prefix="lp_acc"))
         return made[-1]
 
     yield make

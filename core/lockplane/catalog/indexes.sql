@@ -7,7 +7,9 @@
 --   key_opclasses    operator class, NULL when it is the default for the key's type and method
 --   key_collations   collation, NULL when it is the column's own; for an expression key, only
 --                    when pg_get_indexdef prints it (the expression's own collation is not in
---                    the catalogs, so we ask the function that knows it, for such keys only)
+--                    the catalogs, so we ask the function that knows it). Asked only when the
+--                    index collation is not the key type's default: an expression collated
+--                    otherwise but indexed COLLATE "default" explicitly reads as no collation.
 -- Operator classes and collations print unqualified in pg_catalog and public, else schema.name.
 WITH idx AS (
   SELECT i.indexrelid, i.indrelid, i.indkey, i.indclass, i.indcollation, i.indoption
@@ -34,13 +36,14 @@ key AS (
          idx.indclass[k.ord - 1] AS opclass, idx.indcollation[k.ord - 1] AS collation,
          CASE WHEN k.attnum = 0 THEN pg_get_indexdef(idx.indexrelid, k.ord::int, true) END
            AS expression,
-         CASE WHEN k.attnum = 0 AND idx.indcollation[k.ord - 1] <> 0
+         CASE WHEN k.attnum = 0 AND idx.indcollation[k.ord - 1] <> kt.typcollation
               THEN pg_get_indexdef(idx.indexrelid, 0, true) END AS definition,
          a.attname, a.attcollation, coalesce(a.atttypid, ia.atttypid) AS keytype
   FROM idx
   CROSS JOIN unnest(idx.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
   LEFT JOIN pg_attribute a ON a.attrelid = idx.indrelid AND a.attnum = k.attnum
   LEFT JOIN pg_attribute ia ON ia.attrelid = idx.indexrelid AND ia.attnum = k.ord
+  LEFT JOIN pg_type kt ON kt.oid = ia.atttypid
 ),
 default_opclass AS (
   SELECT opcmethod, opcintype FROM pg_opclass WHERE opcdefault

@@ -1,7 +1,7 @@
 -- Everything in scope that Lockplane sees but does not manage yet, as (kind, schema, name, on).
 -- Listed so that nothing is silently ignored; never altered or dropped. `on` is the table a
--- trigger, policy, rule or constraint belongs to (same schema as the entry), or for generated
--- columns the table of the column; for inheritance, the parent as schema-qualified display name.
+-- trigger, policy, rule, constraint or virtual generated column belongs to (same schema as the
+-- entry); for inheritance, the parent as schema-qualified display name.
 WITH scoped_ns AS (
   SELECT n.oid, n.nspname
   FROM pg_namespace n
@@ -61,19 +61,29 @@ JOIN pg_constraint con ON con.conrelid = r.oid
 WHERE con.contype = 'x' AND con.conparentid = 0 AND r.relkind = 'r' AND NOT r.relispartition
 UNION ALL
 -- Properties of managed constraints that the model cannot express yet: listed by constraint.
+-- The WHERE keeps the per-constraint VALUES list to the few constraints that have any of them.
 SELECT detail.kind, r.nspname, con.conname, r.relname
 FROM rel r
 JOIN pg_constraint con ON con.conrelid = r.oid
-LEFT JOIN pg_index ix ON ix.indexrelid = con.conindid AND con.contype IN ('p', 'u')
 CROSS JOIN LATERAL (VALUES
   ('deferrable primary key', con.contype = 'p' AND con.condeferrable)
   , ('not valid not-null constraint', con.contype = 'n' AND NOT con.convalidated)
-  , ('constraint include columns', ix.indnatts > ix.indnkeyatts)
   , ('foreign key set columns', con.confdelsetcols IS NOT NULL)  -- pg>=15
   , ('not enforced constraint', NOT con.conenforced)  -- pg>=18
   , ('temporal constraint', con.conperiod)  -- pg>=18
 ) AS detail(kind, applies)
 WHERE detail.applies AND con.contype IN ('p', 'u', 'c', 'f', 'n') AND con.conparentid = 0
+  AND r.relkind = 'r' AND NOT r.relispartition
+  AND (con.condeferrable OR NOT con.convalidated
+       OR con.confdelsetcols IS NOT NULL  -- pg>=15
+       OR con.conperiod  -- pg>=18
+  )
+UNION ALL
+SELECT 'constraint include columns', r.nspname, con.conname, r.relname
+FROM pg_index ix
+JOIN pg_constraint con ON con.conindid = ix.indexrelid AND con.contype IN ('p', 'u')
+JOIN rel r ON r.oid = con.conrelid
+WHERE ix.indnatts > ix.indnkeyatts AND con.conparentid = 0
   AND r.relkind = 'r' AND NOT r.relispartition
 UNION ALL
 SELECT 'invalid index', r.nspname, ic.relname, r.relname

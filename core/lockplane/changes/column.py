@@ -112,7 +112,7 @@ class AlterColumnType(ColumnChange):
         b, a = self.before, self.after
         change = classify(b.type, a.type)
         out: list[Hazard] = []
-        if change.rewrites or b.collation != a.collation:
+        if change.rewrites:  # a collation change alone keeps the data and rebuilds only indexes
             out.append(
                 hazard(
                     "TABLE_REWRITE",

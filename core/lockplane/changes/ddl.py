@@ -29,9 +29,14 @@ def table_name(table: Table) -> Ident:
     return obj(table.schema_, table.name)
 
 
+def collation(name: str) -> Ident:
+    """Introspection names a collation outside pg_catalog and public as `schema.name`."""
+    return Ident(*name.split(".", 1))
+
+
 def type_sql(column: Column) -> sql.Composable:
     if column.collation:
-        return sql.SQL("{} COLLATE {}").format(sql.SQL(column.type), Ident(column.collation))
+        return sql.SQL("{} COLLATE {}").format(sql.SQL(column.type), collation(column.collation))
     return sql.SQL(column.type)
 
 
@@ -139,7 +144,7 @@ def _key_sql(key: str | IndexKey) -> sql.Composable:
         else sql.SQL("({})").format(sql.SQL(key.expression or ""))
     ]
     if key.collation:
-        parts.append(sql.SQL("COLLATE {}").format(Ident(key.collation)))
+        parts.append(sql.SQL("COLLATE {}").format(collation(key.collation)))
     if key.opclass:
         parts.append(sql.SQL(key.opclass))
     if key.descending:
