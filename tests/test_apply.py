@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -266,3 +267,95 @@ def test_apply_from_the_cli_end_to_end(
     assert main(["history", "--database", db]) == 0
     assert "applied" in capsys.readouterr().out
     assert rows(db, "SELECT count(*) FROM users") == [(1,)]
+
+
+def test_a_plan_never_drops_what_lockplane_does_not_manage(fresh_db: Callable[[], str]) -> None:
+    from lockplane.errors import PlanError
+
+    db = fresh_db()
+    setup(
+        db,
+        BASE
+        + """
+        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+        CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();
+        CREATE SCHEMA reporting;
+        CREATE VIEW reporting.active AS SELECT 1 AS one;
+        """,
+    )
+    live = introspect_url(db)
+    assert {(u.kind, u.name) for u in live.unmanaged} >= {
+        ("trigger", "users_touch"),
+        ("view", "active"),
+    }
+    with pytest.raises(
+        PlanError, match="has trigger 'users_touch', which Lockplane does not manage"
+    ):
+        make_plan(live, Schema(schemas=["reporting"]))
+    with pytest.raises(
+        PlanError, match="schema reporting is dropped by this plan, but it holds view"
+    ):
+        make_plan(live, live.model_copy(update={"schemas": ()}))
+    # The function, trigger and view are not part of any plan that leaves their homes alone.
+    assert make_plan(live, live.model_copy(update={"unmanaged": ()})).is_empty
+
+
+def test_a_shadow_role_without_createdb_uses_the_shadow_database_itself(
+    pg_url: str, fresh_db: Callable[[], str], tmp_path: Path
+) -> None:
+    """`.sql` inputs go to a scratch database; a role that may not create one resets the shadow."""
+    import secrets
+
+    from psycopg import sql
+
+    from lockplane.db import with_database
+    from lockplane.sources import load_schema
+
+    role = f"lp_nocreatedb_{secrets.token_hex(4)}"
+    shadow_name = f"lp_test_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(shadow_name), sql.Identifier(role)
+            )
+        )
+    try:
+        admin = with_database(pg_url, shadow_name)
+        parts = urlsplit(admin)
+        shadow = urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
+        ddl = tmp_path / "desired.sql"
+        ddl.write_text("CREATE TABLE t (id int PRIMARY KEY, note text);")
+        loaded = load_schema(str(ddl), shadow=shadow)
+        assert [t.name for t in loaded.tables] == ["t"]
+        assert rows(admin, "SELECT to_regclass('lockplane.shadow_marker') IS NOT NULL") == [(True,)]
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(shadow_name)
+                )
+            )
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_non_transactional_steps_are_refused_before_anything_runs(
+    fresh_db: Callable[[], str],
+) -> None:
+    from lockplane.errors import LockplaneError
+    from lockplane.plan import Plan, Step
+
+    db, shadow = fresh_db(), fresh_db()
+    setup(db, BASE)
+    plan = Plan(
+        steps=(
+            Step(
+                description="Build index online",
+                sql="CREATE INDEX CONCURRENTLY i ON users (email)",
+                transactional=False,
+            ),
+        )
+    )
+    with pytest.raises(LockplaneError, match="cannot run in a transaction"):
+        apply_plan(plan, db, shadow_url=shadow)
+    assert introspect_url(db).table("public", "users").indexes == ()  # type: ignore[union-attr]

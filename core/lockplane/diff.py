@@ -104,7 +104,29 @@ class Diff:
         return json.dumps({"changes": self.rows()}, indent=2, ensure_ascii=False) + "\n"
 
 
+def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
+    """DROP TABLE takes a table's triggers and policies with it, and DROP SCHEMA would have to
+    take whatever else lives there: a plan never drops what Lockplane does not manage."""
+    for t in old.tables:
+        if new.table(t.schema_, t.name) is not None:
+            continue
+        for u in old.unmanaged:
+            if u.on == t.name and (u.schema_ or "public") == t.schema_:
+                raise PlanError(
+                    f"table {t.qname} is dropped by this plan, but it has {u.kind} {u.name!r}, which "
+                    "Lockplane does not manage; drop that by hand first, or keep the table"
+                )
+    for name in set(old.schemas) - set(new.schemas):
+        held = [u for u in old.unmanaged if u.schema_ == name]
+        if held:
+            raise PlanError(
+                f"schema {name} is dropped by this plan, but it holds {held[0].kind} "
+                f"{held[0].name!r}, which Lockplane does not manage; drop that by hand first"
+            )
+
+
 def diff(old: Schema, new: Schema) -> Diff:
+    _refuse_dropping_unmanaged(old, new)
     changes: list[Change] = []
     changes += _schemas(old, new)
     changes += _extensions(old, new)

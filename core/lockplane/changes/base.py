@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from psycopg import sql
 
@@ -86,6 +86,23 @@ class Change(ABC):
             reverse_lock=inverse.lock(),
             reverse_hazards=tuple(inverse.hazards()),
         )
+
+
+class ObjectChange(Change):
+    """A change to one schema-level object (enum, sequence, extension, table...): its place in
+    the plan and its name both come from that object."""
+
+    @property
+    @abstractmethod
+    def subject(self) -> Any:
+        """The object acted on: `after` for creates, `before` for drops."""
+
+    def key(self) -> tuple[str, ...]:
+        return (getattr(self.subject, "schema_", ""), self.subject.name)
+
+    @property
+    def target(self) -> str:
+        return getattr(self.subject, "qname", self.subject.name)
 
 
 class Phase:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import sql
 
 from ..model import Enum, Extension, Sequence, SequenceOwner, Table
 from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, col, obj
-from .base import Change, Phase, hazard
+from .base import Change, ObjectChange, Phase, hazard
 from .ddl import comment_on, table_name
 
 
@@ -69,18 +70,15 @@ class DropSchema(Change):
 
 
 @dataclass(frozen=True)
-class CreateExtension(Change):
+class CreateExtension(ObjectChange):
     after: Extension
     phase = Phase.CREATE_EXTENSION
     sign = "+"
     kind = "extension"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.after.name,)
-
     @property
-    def target(self) -> str:
-        return self.after.name
+    def subject(self) -> Any:
+        return self.after
 
     def statements(self) -> list[sql.Composable]:
         stmt = sql.SQL("CREATE EXTENSION {} WITH SCHEMA {}").format(
@@ -101,18 +99,15 @@ class CreateExtension(Change):
 
 
 @dataclass(frozen=True)
-class DropExtension(Change):
+class DropExtension(ObjectChange):
     before: Extension
     phase = Phase.DROP_EXTENSION
     sign = "-"
     kind = "extension"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.before.name,)
-
     @property
-    def target(self) -> str:
-        return self.before.name
+    def subject(self) -> Any:
+        return self.before
 
     def statements(self) -> list[sql.Composable]:
         return [sql.SQL("DROP EXTENSION {}").format(Ident(self.before.name))]
@@ -132,18 +127,15 @@ def _labels(labels: tuple[str, ...]) -> sql.Composed:
 
 
 @dataclass(frozen=True)
-class CreateEnum(Change):
+class CreateEnum(ObjectChange):
     after: Enum
     phase = Phase.CREATE_ENUM
     sign = "+"
     kind = "enum"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.after.schema_, self.after.name)
-
     @property
-    def target(self) -> str:
-        return self.after.qname
+    def subject(self) -> Any:
+        return self.after
 
     def statements(self) -> list[sql.Composable]:
         return [
@@ -163,18 +155,15 @@ class CreateEnum(Change):
 
 
 @dataclass(frozen=True)
-class DropEnum(Change):
+class DropEnum(ObjectChange):
     before: Enum
     phase = Phase.DROP_ENUM
     sign = "-"
     kind = "enum"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.before.schema_, self.before.name)
-
     @property
-    def target(self) -> str:
-        return self.before.qname
+    def subject(self) -> Any:
+        return self.before
 
     def statements(self) -> list[sql.Composable]:
         return [sql.SQL("DROP TYPE {}").format(obj(self.before.schema_, self.before.name))]
@@ -210,7 +199,7 @@ class EnumColumn:
 
 
 @dataclass(frozen=True)
-class AddEnumValues(Change):
+class AddEnumValues(ObjectChange):
     """New labels only, existing ones kept in order: `ALTER TYPE ... ADD VALUE`, no rewrite.
 
     Its inverse cannot remove labels in place (Postgres has no DROP VALUE), so it is a
@@ -224,12 +213,9 @@ class AddEnumValues(Change):
     sign = "~"
     kind = "enum"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.after.schema_, self.after.name)
-
     @property
-    def target(self) -> str:
-        return self.after.qname
+    def subject(self) -> Any:
+        return self.after
 
     def statements(self) -> list[sql.Composable]:
         out: list[sql.Composable] = []
@@ -265,7 +251,7 @@ class AddEnumValues(Change):
 
 
 @dataclass(frozen=True)
-class ReplaceEnum(Change):
+class ReplaceEnum(ObjectChange):
     """Labels removed or reordered: build the new type beside the old one, convert every column
     through text, drop the old type. Fails (and rolls back) if a removed label is in use."""
 
@@ -276,12 +262,9 @@ class ReplaceEnum(Change):
     sign = "~"
     kind = "enum"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.after.schema_, self.after.name)
-
     @property
-    def target(self) -> str:
-        return self.after.qname
+    def subject(self) -> Any:
+        return self.after
 
     def statements(self) -> list[sql.Composable]:
         e = self.after
@@ -367,18 +350,15 @@ def _sequence_options(s: Sequence) -> sql.Composed:
 
 
 @dataclass(frozen=True)
-class CreateSequence(Change):
+class CreateSequence(ObjectChange):
     after: Sequence
     phase = Phase.CREATE_SEQUENCE
     sign = "+"
     kind = "sequence"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.after.schema_, self.after.name)
-
     @property
-    def target(self) -> str:
-        return self.after.qname
+    def subject(self) -> Any:
+        return self.after
 
     def statements(self) -> list[sql.Composable]:
         return [
@@ -398,18 +378,15 @@ class CreateSequence(Change):
 
 
 @dataclass(frozen=True)
-class DropSequence(Change):
+class DropSequence(ObjectChange):
     before: Sequence
     phase = Phase.DROP_SEQUENCE
     sign = "-"
     kind = "sequence"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.before.schema_, self.before.name)
-
     @property
-    def target(self) -> str:
-        return self.before.qname
+    def subject(self) -> Any:
+        return self.before
 
     def statements(self) -> list[sql.Composable]:
         return [sql.SQL("DROP SEQUENCE {}").format(obj(self.before.schema_, self.before.name))]
@@ -432,19 +409,16 @@ class DropSequence(Change):
 
 
 @dataclass(frozen=True)
-class AlterSequence(Change):
+class AlterSequence(ObjectChange):
     before: Sequence
     after: Sequence
     phase = Phase.ALTER_SEQUENCE
     sign = "~"
     kind = "sequence"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.after.schema_, self.after.name)
-
     @property
-    def target(self) -> str:
-        return self.after.qname
+    def subject(self) -> Any:
+        return self.after
 
     def statements(self) -> list[sql.Composable]:
         return [

@@ -9,6 +9,7 @@ off it, each with its own inverse.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import sql
 
@@ -16,7 +17,7 @@ from ..castrules import is_volatile
 from ..model import Column, Table
 from ..plan import Hazard, LockMode
 from ..sqlnames import col
-from .base import Change, Phase, data_loss, hazard
+from .base import Change, ObjectChange, Phase, data_loss, hazard
 from .ddl import Constraint, column_def, column_target, comment_on, constraint_def, table_name
 
 
@@ -45,18 +46,15 @@ def attached(table: Table) -> list[Constraint]:
 
 
 @dataclass(frozen=True)
-class CreateTable(Change):
+class CreateTable(ObjectChange):
     after: Table
     phase = Phase.CREATE_TABLE
     sign = "+"
     kind = "table"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.after.schema_, self.after.name)
-
     @property
-    def target(self) -> str:
-        return self.after.qname
+    def subject(self) -> Any:
+        return self.after
 
     def statements(self) -> list[sql.Composable]:
         t = self.after
@@ -79,18 +77,15 @@ class CreateTable(Change):
 
 
 @dataclass(frozen=True)
-class DropTable(Change):
+class DropTable(ObjectChange):
     before: Table
     phase = Phase.DROP_TABLE
     sign = "-"
     kind = "table"
 
-    def key(self) -> tuple[str, ...]:
-        return (self.before.schema_, self.before.name)
-
     @property
-    def target(self) -> str:
-        return self.before.qname
+    def subject(self) -> Any:
+        return self.before
 
     def statements(self) -> list[sql.Composable]:
         # No CASCADE: anything Lockplane does not manage that depends on the table stops the plan.
