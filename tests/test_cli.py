@@ -144,7 +144,7 @@ def test_rollback_of_a_seed_format_plan_is_derived_on_the_shadow(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_db: Callable[[], str]
 ) -> None:
     """A plan with only description and sql: Lockplane runs it on a scratch copy and plans back."""
-    code, _, err = run(
+    code, out, err = run(
         capsys,
         "rollback",
         "--plan",
@@ -155,7 +155,12 @@ def test_rollback_of_a_seed_format_plan_is_derived_on_the_shadow(
         fresh_db(),
     )
     assert code == 0, err
-    assert "fails" not in err
+    assert [d for d, _ in steps(out)] == [
+        "Detach sequence posts_id_seq from its column",
+        "Drop index idx_posts_title",
+        "Drop table posts",
+        "Drop sequence posts_id_seq",
+    ]
 
 
 def test_unknown_key_is_one_line_with_path_and_exit_2(

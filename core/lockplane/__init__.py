@@ -26,6 +26,7 @@ _EXPORTS = {
     "diff": "diff",
     "Diff": "diff",
     "make_plan": "planner",
+    "rollback_plan": "rollback",
     "SafetyReport": "safety",
     "apply_plan": "executor",
     "prove": "executor",
@@ -58,6 +59,7 @@ __all__ = [
     "parse_plan_text",
     "parse_schema_text",
     "prove",
+    "rollback_plan",
 ]
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from .model import Schema
     from .plan import Hazard, Plan, Step
     from .planner import make_plan
+    from .rollback import rollback_plan
     from .safety import SafetyReport
     from .shadow import Shadow
     from .sources import load_schema

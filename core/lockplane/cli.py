@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError, LockplaneError, NotReversible
+from .errors import InputError, LockplaneError
 
 EXIT_OK, EXIT_UNSAFE, EXIT_INPUT = 0, 1, 2
 
@@ -69,50 +69,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from .diff import diff
+    from .db import shadow_url
     from .loader import load_plan_file
+    from .rollback import rollback_plan
     from .sources import load_schema
 
     plan = load_plan_file(args.plan)
     before = load_schema(args.source, shadow=args.shadow_database)
-    if plan.source is not None and not diff(plan.source, before).is_empty:
-        raise InputError(
-            args.source,
-            "is not the schema the plan starts from:\n" + diff(plan.source, before).summary(),
-        )
-    if plan.reversible:
-        rollback = plan.reverse()
-        if rollback.target is None:
-            rollback = rollback.model_copy(
-                update={"target": before, "target_fingerprint": before.fingerprint()}
-            )
-    else:
-        rollback = _derive_rollback(plan, before, args)
+    rollback = rollback_plan(
+        plan, before, shadow_url=shadow_url(args.shadow_database), source_name=args.source
+    )
     _write(rollback.to_json(), args.output)
     return EXIT_OK
-
-
-def _derive_rollback(plan: object, before: object, args: argparse.Namespace) -> object:
-    """A plan without reverse steps (the seed's format): run it on a scratch copy of BEFORE,
-    read back what it produces, and plan the way back from there."""
-    from .db import shadow_url
-    from .introspect import introspect
-    from .model import Schema
-    from .plan import Plan
-    from .planner import make_plan
-    from .shadow import Shadow, run_steps
-
-    assert isinstance(plan, Plan) and isinstance(before, Schema)
-    shadow = Shadow(shadow_url(args.shadow_database))
-    try:
-        with shadow.scratch() as conn:
-            shadow.build(conn, before, "building BEFORE on the shadow")
-            with conn.transaction():
-                run_steps(conn, plan.steps, "running the plan on the shadow")
-            after = introspect(conn)
-    except LockplaneError as exc:
-        raise NotReversible(f"cannot derive the rollback of {args.plan}: {exc}") from None
-    return make_plan(after, before)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -304,6 +272,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockplaneError as exc:
         sys.stderr.write(f"lockplane: error: {exc}\n")
         return exc.exit_code
+    except Exception as exc:  # a database error outside any step: one line, not a traceback
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        sys.stderr.write(f"lockplane: error: database error: {first}\n")
+        return EXIT_UNSAFE
     except KeyboardInterrupt:
         sys.stderr.write("lockplane: interrupted\n")
         return 130
