@@ -16,25 +16,29 @@ _EXPORTS = {
     "Plan": "plan",
     "Step": "plan",
     "Hazard": "plan",
-    "introspect": "introspect",
     "introspect_url": "introspect",
     "load_schema": "sources",
     "load_schema_file": "loader",
     "load_plan_file": "loader",
     "parse_schema_text": "loader",
     "parse_plan_text": "loader",
-    "diff": "diff",
     "Diff": "diff",
     "make_plan": "planner",
     "rollback_plan": "rollback",
     "SafetyReport": "safety",
     "apply_plan": "executor",
     "prove": "executor",
+    "check_drift": "executor",
     "ApplyResult": "executor",
     "ShadowReport": "executor",
     "Shadow": "shadow",
     "LockplaneError": "errors",
 }
+
+# These two share their names with their modules: bind them eagerly, or `lockplane.diff` would
+# become the module as soon as anything imports `lockplane.diff`.
+from .diff import diff  # noqa: E402
+from .introspect import introspect  # noqa: E402
 
 __all__ = [
     "ApplyResult",
@@ -49,6 +53,7 @@ __all__ = [
     "Step",
     "__version__",
     "apply_plan",
+    "check_drift",
     "diff",
     "introspect",
     "introspect_url",
@@ -63,10 +68,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .diff import Diff, diff
+    from .diff import Diff
     from .errors import LockplaneError
-    from .executor import ApplyResult, ShadowReport, apply_plan, prove
-    from .introspect import introspect, introspect_url
+    from .executor import ApplyResult, ShadowReport, apply_plan, check_drift, prove
+    from .introspect import introspect_url
     from .loader import load_plan_file, load_schema_file, parse_plan_text, parse_schema_text
     from .model import Schema
     from .plan import Hazard, Plan, Step

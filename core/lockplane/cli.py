@@ -140,6 +140,34 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_embedded(args: argparse.Namespace) -> int:
+    """start prints shell exports for `eval "$(lockplane embedded start)"`; status exits 1
+    when no server is running, so scripts can test it."""
+    import shlex
+
+    from . import embedded
+
+    directory = embedded.data_dir_for(args.dir)
+    if args.action == "start":
+        server = embedded.start(args.dir)  # None: the default dir, which also gets a .gitignore
+        print(f"export DATABASE_URL={shlex.quote(server.database_url)}")
+        print(f"export SHADOW_DATABASE_URL={shlex.quote(server.shadow_url)}")
+        sys.stderr.write(f"embedded PostgreSQL running in {directory} (pid {server.pid})\n")
+        return EXIT_OK
+    if args.action == "stop":
+        stopped = embedded.stop(directory)
+        print(f"{'stopped' if stopped else 'not running'}: embedded PostgreSQL in {directory}")
+        return EXIT_OK
+    server = embedded.status(directory)
+    if server is None:
+        print(f"not running: embedded PostgreSQL in {directory}")
+        return 1
+    print(f"running: embedded PostgreSQL in {directory} (pid {server.pid})")
+    print(f"DATABASE_URL={server.database_url}")
+    print(f"SHADOW_DATABASE_URL={server.shadow_url}")
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from . import ledger
     from .db import connect, database_url
@@ -257,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("init", cmd_init, "Add a shadow Postgres service to docker-compose.yml.")
     p.add_argument("what", choices=["docker-compose"])
     p.add_argument("--dir", default=".", help="directory holding the compose file (default .)")
+
+    p = add(
+        "embedded",
+        cmd_embedded,
+        "Run a project-local PostgreSQL 18 with a main and a shadow database (no set-up).",
+    )
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="data directory (default $LOCKPLANE_EMBEDDED_DIR, else ./.lockplane/pg)",
+    )
 
     p = add("history", cmd_history, "List the migrations recorded in a database's ledger.")
     p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")

@@ -46,7 +46,14 @@ class DriftError(LockplaneError):
 
 
 class ShadowMismatch(LockplaneError):
-    """The shadow run did not reach the schema it was meant to reach."""
+    """The shadow run did not reach the schema it was meant to reach.
+
+    `report` is the shadow report so far (an executor.ShadowReport), so a notebook can show
+    which checks passed before the one that failed."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class ShadowRefused(LockplaneError):
@@ -56,7 +63,13 @@ class ShadowRefused(LockplaneError):
 
 
 class ApplyFailed(LockplaneError):
-    """A step failed on the real database; the transaction was rolled back."""
+    """A step failed on the real database; the transaction was rolled back.
+
+    `ledger_id` is the ledger entry that records the failure."""
+
+    def __init__(self, message: str, ledger_id: int | None = None) -> None:
+        super().__init__(message)
+        self.ledger_id = ledger_id
 
 
 class LockBusy(LockplaneError):

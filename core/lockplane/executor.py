@@ -90,7 +90,7 @@ def prove(plan: Plan, current: Schema, shadow: Shadow) -> ShadowReport:
                 run_steps(conn, plan.steps, "shadow run")
         except LockplaneError as exc:
             report.add("Plan applied on the shadow", False, str(exc))
-            raise ShadowMismatch(str(exc)) from None
+            raise ShadowMismatch(str(exc), report) from None
         report.add("Plan applied on the shadow", True, f"{len(plan.steps)} steps")
         reached = report.reached = introspect(conn)
         rollback_reached: Schema | None = None
@@ -100,7 +100,7 @@ def prove(plan: Plan, current: Schema, shadow: Shadow) -> ShadowReport:
                     run_steps(conn, plan.reverse().steps, "shadow rollback")
             except LockplaneError as exc:
                 report.add("Rollback applied on the shadow", False, str(exc))
-                raise ShadowMismatch(str(exc)) from None
+                raise ShadowMismatch(str(exc), report) from None
             rollback_reached = introspect(conn)
     if plan.target is None:
         report.add("Result equals the target", None, "the plan carries no target schema")
@@ -112,7 +112,8 @@ def prove(plan: Plan, current: Schema, shadow: Shadow) -> ShadowReport:
             report.add("Result equals the target", False, differences.summary())
             raise ShadowMismatch(
                 "the plan does not reach its target on the shadow; still different:\n"
-                + differences.summary()
+                + differences.summary(),
+                report,
             )
         report.add("Result equals the target", True)
     if rollback_reached is None:
@@ -122,7 +123,8 @@ def prove(plan: Plan, current: Schema, shadow: Shadow) -> ShadowReport:
         if not back.is_empty:
             report.add("Rollback returns to the start", False, back.summary())
             raise ShadowMismatch(
-                "the rollback does not return to the start on the shadow:\n" + back.summary()
+                "the rollback does not return to the start on the shadow:\n" + back.summary(),
+                report,
             )
         report.add("Rollback returns to the start", True)
     return report
@@ -255,7 +257,7 @@ def _apply_for_real(
             where = f"step {number} ({step.description})" if step is not None else "setup"
             message = f"{where} failed: {reason}. The transaction was rolled back: the database is unchanged."
             with conn.transaction():
-                ledger.record(
+                ledger_id = ledger.record(
                     conn,
                     plan,
                     started_at=applied_at,
@@ -263,6 +265,6 @@ def _apply_for_real(
                     outcome="failed",
                     error=message,
                 )
-            raise ApplyFailed(message) from None
+            raise ApplyFailed(message, ledger_id) from None
     finally:
         conn.close()
