@@ -1,0 +1,236 @@
+"""render.py without a database: schemas and plans are built in memory.
+
+What matters for notebooks: output is deterministic (nbval compares text/html), styles never
+leak out of `.lp-` (a `<style>` in an output is page-global), and what a reviewer must see
+(hazards, locks, rollback SQL, check results) is there.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from lockplane import Plan, SafetyReport, Schema, ShadowReport, Step, diff, make_plan
+from lockplane import parse_schema_text as parse
+from lockplane.executor import ApplyResult
+from lockplane.ledger import LedgerEntry
+from lockplane.plan import Hazard
+from lockplane_nb import render
+
+OLD = parse(
+    """{"tables": [
+      {"name": "users", "columns": [
+        {"name": "id", "type": "bigint", "nullable": false, "is_primary_key": true},
+        {"name": "email", "type": "text"},
+        {"name": "legacy", "type": "text"}]},
+      {"name": "gone", "columns": [{"name": "id", "type": "integer"}]}]}"""
+)
+NEW = parse(
+    """{"enums": [{"name": "mood", "labels": ["ok", "meh"]}],
+    "tables": [
+      {"name": "users", "comment": "<script>alert(1)</script>", "columns": [
+        {"name": "id", "type": "bigint", "nullable": false, "is_primary_key": true},
+        {"name": "email", "type": "text", "nullable": false, "default": "''::text"},
+        {"name": "age", "type": "integer"}],
+       "indexes": [{"name": "users_email_idx", "columns": ["email"], "unique": true}],
+       "check_constraints": [{"name": "age_positive", "expression": "(age > 0)"}]},
+      {"name": "posts", "columns": [
+        {"name": "id", "type": "integer", "is_primary_key": true},
+        {"name": "user_id", "type": "bigint"}],
+       "foreign_keys": [{"name": "posts_user_fk", "columns": ["user_id"],
+                         "referenced_table": "users", "referenced_columns": ["id"],
+                         "on_delete": "CASCADE"}]}],
+    "unmanaged": [{"kind": "view", "schema": "public", "name": "active_users"}]}"""
+)
+PLAN = make_plan(OLD, NEW)
+
+
+def every_html() -> list[str]:
+    shadow = ShadowReport()
+    shadow.add("Current schema built on the shadow", True, "2 tables")
+    shadow.add("Result equals the target", False, "~ column users.age\n+ table posts")
+    shadow.add("Rollback returns to the start", None, "the plan carries no reverse steps")
+    result = ApplyResult(3, 12, 7, shadow, True, "Applied 3 steps in 12 ms")
+    return [
+        render.schema_html(NEW),
+        render.schema_html(Schema()),
+        render.diff_html(diff(OLD, NEW)),
+        render.diff_html(diff(NEW, NEW)),
+        render.plan_html(PLAN),
+        render.plan_html(Plan()),
+        render.safety_html(SafetyReport(PLAN)),
+        render.shadow_html(shadow),
+        render.shadow_html(ShadowReport()),
+        render.rollback_html(PLAN),
+        render.apply_html(result),
+    ]
+
+
+def selectors(stylesheet: str) -> list[str]:
+    rules = re.findall(r"([^{}]+)\{[^{}]*\}", re.sub(r"/\*.*?\*/", "", stylesheet, flags=re.S))
+    return [s.strip() for rule in rules for s in rule.split(",")]
+
+
+def test_output_is_deterministic() -> None:
+    assert every_html() == every_html()
+    assert "T_" not in "".join(every_html())  # no pandas Styler ids
+
+
+def test_one_scoped_stylesheet_per_output() -> None:
+    for html in every_html():
+        blocks = re.findall(r"<style>(.*?)</style>", html, flags=re.S)
+        assert blocks == [render.css()[len("<style>") : -len("</style>")]]
+    found = selectors(render.css().removeprefix("<style>").removesuffix("</style>"))
+    assert len(found) > 30
+    assert all(s.startswith(".lp-") for s in found), [s for s in found if not s.startswith(".lp-")]
+
+
+def test_theme_variables_with_fallbacks() -> None:
+    sheet = render.css()
+    for name in ("keyword", "string", "number", "comment", "operator"):
+        assert f"var(--jp-mirror-editor-{name}-color, #" in sheet
+    assert "var(--jp-content-font-color1, #" in sheet
+    assert "rgba(46, 160, 67" in sheet and "rgba(248, 81, 73" in sheet
+    assert all(v.count(",") >= 1 for v in re.findall(r"var\(--jp-[^)]*\)", sheet))
+
+
+def test_sql_highlighted_without_pygments_stylesheet() -> None:
+    html = render.sql_html("ALTER TABLE users ADD COLUMN age integer DEFAULT 1 -- note")
+    assert html.startswith('<pre class="lp-sql"><span class="k">ALTER</span>')
+    assert '<span class="nb">integer</span>' in html and '<span class="c1">-- note</span>' in html
+    for html in every_html():
+        assert "highlight" not in html and 'style="' not in html
+
+
+def test_plan_shows_steps_locks_hazards_and_rollback() -> None:
+    html = render.plan_html(PLAN)
+    assert html.count('class="lp-step ') == len(PLAN.steps)
+    assert '<span class="lp-badge lp-sev-error" title="error">DATA_LOSS</span>' in html
+    assert '<span class="lp-badge lp-sev-warning" title="warning">IRREVERSIBLE</span>' in html
+    assert "Drops table gone and all the data in it" in html
+    assert "lp-step-error" in html and "ACCESS EXCLUSIVE" in html
+    assert html.count('<span class="lp-label">Rollback</span>') == len(PLAN.steps)
+    assert "2 errors, 8 warnings" in html
+
+
+def test_empty_plan_and_empty_diff_say_no_changes() -> None:
+    assert "No changes" in render.plan_html(Plan())
+    assert render.plan_text(Plan()) == "Plan: No changes"
+    assert "No changes" in render.diff_html(diff(NEW, NEW))
+
+
+def test_plan_text_is_short_and_readable() -> None:
+    text = render.plan_text(PLAN)
+    assert text.splitlines()[0].startswith(f"Plan: {len(PLAN.steps)} steps")
+    assert "! DATA_LOSS (error): Drops table gone" in text
+    assert "rollback: DROP TABLE posts" in text
+
+
+def test_untrusted_names_are_escaped() -> None:
+    html = render.schema_html(NEW)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_schema_html_lists_everything() -> None:
+    html = render.schema_html(NEW)
+    for expected in (
+        "users",
+        "posts",
+        "users_email_idx",
+        "UNIQUE btree (email)",
+        "age_positive",
+        "FOREIGN KEY",
+        "ON DELETE CASCADE",
+        "mood",
+        "active_users",
+        "Not managed",
+    ):
+        assert expected in html
+    assert render.schema_text(NEW).startswith("Schema: 2 tables, 1 enum, 1 unmanaged object")
+
+
+def test_schema_html_respects_the_limit() -> None:
+    html = render.schema_html(NEW, limit=1)
+    assert "1 more tables not shown (display_limit=1)" in html
+    assert "users_email_idx" not in html  # posts sorts first; users is cut
+
+
+def test_schema_frames() -> None:
+    frames = render.schema_frames(NEW)
+    assert list(frames) == ["tables", "columns", "indexes", "constraints"]
+    assert list(frames["tables"]["table"]) == ["posts", "users"]
+    assert len(frames["columns"]) == 5
+    assert list(frames["indexes"]["index"]) == ["users_email_idx"]
+    assert set(frames["constraints"]["type"]) == {"PRIMARY KEY", "CHECK", "FOREIGN KEY"}
+    empty = render.schema_frames(Schema())
+    assert all(f.empty for f in empty.values()) and "column" in empty["columns"].columns
+
+
+def test_diff_frame_and_tints() -> None:
+    d = diff(OLD, NEW)
+    frame = render.diff_frame(d)
+    assert list(frame.columns) == ["change", "kind", "object", "detail"]
+    assert set(frame["change"]) == {"+", "−", "~"}
+    html = render.diff_html(d)
+    for cls in ("lp-add", "lp-drop", "lp-alter"):
+        assert f'<tr class="{cls}"><td class="lp-sign">' in html
+    assert render.diff_frame(diff(NEW, NEW)).empty
+
+
+def test_safety_html_marks_each_verdict() -> None:
+    html = render.safety_html(SafetyReport(PLAN))
+    assert "Safety: FAILED" in html and "DATA_LOSS" in html
+    assert "Validation FAILED" in html
+    safe = make_plan(Schema(), OLD)
+    assert "Safety: passed" in render.safety_html(SafetyReport(safe))
+
+
+def test_shadow_html_marks() -> None:
+    html = every_html()[7]
+    assert '<span class="lp-mark lp-ok">✓</span>Current schema built' in html
+    assert '<span class="lp-mark lp-fail">✗</span>Result equals the target' in html
+    assert '<span class="lp-mark lp-skip">–</span>Rollback returns' in html
+    assert "Shadow proof: FAILED" in html
+    assert '<div class="lp-detail">~ column users.age\n+ table posts</div>' in html
+
+
+def test_rollback_html_runs_reverse_steps_last_first() -> None:
+    html = render.rollback_html(PLAN)
+    assert "cannot restore data" in html
+    firsts = [s.reverse_sql for s in reversed(PLAN.steps)]
+    positions = [html.index(render.sql_html(sql)) for sql in firsts[:3]]
+    assert positions == sorted(positions)
+    seed = Plan(steps=(Step(description="by hand", sql="SELECT 1"),))
+    assert "carry no reverse step" in render.rollback_html(seed)
+
+
+def test_hazard_free_step_shows_its_notes() -> None:
+    step = Step(description="d", sql="SELECT 1", notes=("safe because",), lock="SHARE")
+    html = render.plan_html(Plan(steps=(step,)))
+    assert "safe because" in html and "lp-lock" in html
+    bad = Step(
+        description="d",
+        sql="SELECT 1",
+        hazards=(Hazard(code="TABLE_REWRITE", severity="warning", message="rewrites"),),
+        notes=("hidden",),
+    )
+    assert "hidden" not in render.plan_html(Plan(steps=(bad,)))
+
+
+def test_history_frame() -> None:
+    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    entry = LedgerEntry(1, when, 15, "me", "postgres", "a" * 64, "b" * 64, "applied", None, 2)
+    frame = render.history_frame([entry])
+    assert list(frame.columns) == render.HISTORY_COLUMNS
+    assert frame.iloc[0]["source"] == "a" * 12 and frame.iloc[0]["steps"] == 2
+    assert render.history_frame([]).empty
+
+
+@pytest.mark.parametrize("limit", [0, 1, None])
+def test_diff_limit(limit: int | None) -> None:
+    d = diff(OLD, NEW)
+    html = render.diff_html(d, limit=limit)
+    shown = html.count('<td class="lp-sign">')
+    assert shown == (len(d.rows()) if limit is None else limit)
