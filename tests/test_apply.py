@@ -211,57 +211,34 @@ def test_apply_from_the_cli_end_to_end(
         "CREATE INDEX users_email ON users (email);\n"
     )
     plan_file = tmp_path / "plan.json"
-    assert (
-        main(
-            [
-                "plan",
-                "--from",
-                db,
-                "--to",
-                str(desired),
-                "--shadow-database",
-                shadow,
-                "-o",
-                str(plan_file),
-            ]
-        )
-        == 0
-    )
+    plan = [
+        "plan",
+        "--from",
+        db,
+        "--to",
+        str(desired),
+        "--shadow-database",
+        shadow,
+        "-o",
+        str(plan_file),
+    ]
+    assert main(plan) == 0
     assert [s["description"] for s in json.loads(plan_file.read_text())["steps"]] == [
         "Add column created_at to table users",
         "Create index users_email",
     ]
-    assert (
-        main(
-            [
-                "apply",
-                "--plan",
-                str(plan_file),
-                "--database",
-                db,
-                "--shadow-database",
-                shadow,
-                "--yes",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "plan",
-                "--from",
-                db,
-                "--to",
-                str(desired),
-                "--shadow-database",
-                shadow,
-                "-o",
-                str(plan_file),
-            ]
-        )
-        == 0
-    )
+    apply = [
+        "apply",
+        "--plan",
+        str(plan_file),
+        "--database",
+        db,
+        "--shadow-database",
+        shadow,
+        "--yes",
+    ]
+    assert main(apply) == 0
+    assert main(plan) == 0
     assert json.loads(plan_file.read_text())["steps"] == []
     capsys.readouterr()
     assert main(["history", "--database", db]) == 0
