@@ -35,6 +35,7 @@ from IPython.core.magic import (
     needs_local_scope,
     no_var_expand,
 )
+from IPython.core.magic_arguments import MagicArgumentParser
 from traitlets import Bool, Int, Unicode, observe
 from traitlets.config import Configurable
 
@@ -56,8 +57,9 @@ class _HelpShown(Exception):
     """argparse printed --help; the magic then returns nothing."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that never exits the kernel: errors become a short UsageError."""
+class _Parser(MagicArgumentParser):
+    """IPython's magic_arguments parser (errors are a short UsageError), with subcommands, and
+    with --help that returns to the notebook instead of exiting the kernel."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
@@ -69,11 +71,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> _Parser:
-    p = _Parser(prog="%lockplane", description="Safe Postgres schema changes.")
+    p = _Parser(prog="%lockplane", description="Safe Postgres schema changes.", add_help=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str, out: bool = True) -> argparse.ArgumentParser:
-        c = sub.add_parser(name, help=help, description=help)
+        c = sub.add_parser(name, help=help, description=help, add_help=True)
         if out:
             c.add_argument("-o", "--out", metavar="VAR", help="also store the result in VAR")
         return c
