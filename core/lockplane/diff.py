@@ -42,7 +42,7 @@ from .changes.table import (
     core,
 )
 from .errors import PlanError
-from .model import Enum, Extension, Index, PrimaryKey, Schema, Table, UniqueConstraint
+from .model import Enum, Extension, ForeignKey, Index, PrimaryKey, Schema, Table, UniqueConstraint
 from .sqlnames import obj
 
 T = TypeVar("T")
@@ -245,6 +245,10 @@ def _sequences(old: Schema, new: Schema) -> list[Change]:
     return out
 
 
+def _references(c: Constraint) -> tuple[str, str] | None:
+    return (c.referenced_schema, c.referenced_table) if isinstance(c, ForeignKey) else None
+
+
 def _constraints(t: Table) -> dict[str, Constraint]:
     items: list[Constraint] = [*t.unique_constraints, *t.check_constraints, *t.foreign_keys]
     if t.primary_key is not None:
@@ -263,10 +267,14 @@ def _referenceable(removed: Iterable[Any]) -> bool:
 def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) -> list[Change]:
     d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
     out: list[Change] = []
+    created = {(t.schema_, t.name) for t in d.added}
     for t in d.added:
         out.append(CreateTable(core(t)))
         out += [CreateIndex(t, i, new_table=True) for i in t.indexes]
-        out += [AddConstraint(t, c, new_table=True) for c in attached(t)]
+        out += [
+            AddConstraint(t, c, new_table=True, referenced_new=_references(c) in created)
+            for c in attached(t)
+        ]
     for t in d.dropped:
         out += [DropConstraint(t, c) for c in attached(t)]
         out += [DropIndex(t, i) for i in t.indexes]

@@ -35,6 +35,7 @@ class AddConstraint(Change):
     table: Table
     after: Constraint
     new_table: bool = False
+    referenced_new: bool = False  # a foreign key to a table this plan creates too
     sign = "+"
 
     @property
@@ -66,7 +67,10 @@ class AddConstraint(Change):
         return f"Add {_kind(self.after)} {self.after.name} to table {self.table.qname}"
 
     def lock(self) -> LockMode | None:
-        return "SHARE ROW EXCLUSIVE" if isinstance(self.after, ForeignKey) else "ACCESS EXCLUSIVE"
+        """Only locks on tables that exist before the plan matter to a reviewer."""
+        if isinstance(self.after, ForeignKey):
+            return None if self.new_table and self.referenced_new else "SHARE ROW EXCLUSIVE"
+        return None if self.new_table else "ACCESS EXCLUSIVE"
 
     def hazards(self) -> list[Hazard]:
         if self.new_table or getattr(self.after, "not_valid", False):
