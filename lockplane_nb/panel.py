@@ -152,6 +152,7 @@ class ReviewPanel(widgets.VBox):
             button_style="primary",
             icon="flask",
             tooltip="Rehearse the plan and its rollback on the shadow database",
+            layout=widgets.Layout(width="auto"),  # the default fixed width cuts the label
         )
         self.apply_button = widgets.Button(
             description="Apply",
@@ -159,6 +160,7 @@ class ReviewPanel(widgets.VBox):
             icon="check",
             disabled=True,
             tooltip="Enabled after a green shadow run",
+            layout=widgets.Layout(width="auto"),
         )
         self.confirm = widgets.Checkbox(
             value=False,
