@@ -80,8 +80,8 @@ def test_failed_step_rolls_back_everything_and_names_the_step(fresh_db: Callable
         "Add column age to table users",
         "Set NOT NULL on column users.email",
     ]
-    with pytest.raises(ApplyFailed) as exc:
-        apply_plan(plan, db, shadow_url=shadow)
+    with pytest.raises(ApplyFailed) as exc:  # the data preflight would catch it first
+        apply_plan(plan, db, shadow_url=shadow, preflight=False)
     message = str(exc.value)
     assert "step 2 (Set NOT NULL on column users.email) failed" in message
     assert "rolled back" in message

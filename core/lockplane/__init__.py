@@ -31,14 +31,16 @@ _EXPORTS = {
     "check_drift": "executor",
     "ApplyResult": "executor",
     "ShadowReport": "executor",
+    "PreflightReport": "preflight",
     "Shadow": "shadow",
     "LockplaneError": "errors",
 }
 
-# These two share their names with their modules: bind them eagerly, or `lockplane.diff` would
+# These three share their names with their modules: bind them eagerly, or `lockplane.diff` would
 # become the module as soon as anything imports `lockplane.diff`.
 from .diff import diff  # noqa: E402
 from .introspect import introspect  # noqa: E402
+from .preflight import preflight  # noqa: E402
 
 __all__ = [
     "ApplyResult",
@@ -46,6 +48,7 @@ __all__ = [
     "Hazard",
     "LockplaneError",
     "Plan",
+    "PreflightReport",
     "SafetyReport",
     "Schema",
     "Shadow",
@@ -63,6 +66,7 @@ __all__ = [
     "make_plan",
     "parse_plan_text",
     "parse_schema_text",
+    "preflight",
     "prove",
     "rollback_plan",
 ]
@@ -76,6 +80,7 @@ if TYPE_CHECKING:
     from .model import Schema
     from .plan import Hazard, Plan, Step
     from .planner import make_plan
+    from .preflight import PreflightReport
     from .rollback import rollback_plan
     from .safety import SafetyReport
     from .shadow import Shadow

@@ -113,7 +113,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
         allow_destructive=args.allow_destructive,
         lock_timeout=args.lock_timeout,
         progress=progress,
+        preflight=args.preflight,
+        preflight_timeout=args.preflight_timeout,
     )
+    if result.preflight is not None:
+        sys.stderr.write("Data preflight:\n" + result.preflight.text() + "\n")
     sys.stderr.write("Shadow run:\n" + result.shadow.text() + "\n")
     print(f"{result.message} on {mask_url(url)} (ledger entry {result.ledger_id})")
     if not result.verified:
@@ -276,6 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--lock-timeout", default="5s", help="how long a step may wait for a lock (default 5s)"
+    )
+    p.add_argument(
+        "--preflight-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long each read-only data check may run before it counts as not checked "
+        "(default 10)",
+    )
+    p.add_argument(
+        "--no-preflight",
+        dest="preflight",
+        action="store_false",
+        help="skip the read-only checks of existing rows before apply",
     )
 
     p = add("validate", cmd_validate, "Check a schema or plan file against its JSON Schema.")

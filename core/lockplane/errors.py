@@ -78,3 +78,13 @@ class LockBusy(LockplaneError):
 
 class NotReversible(LockplaneError):
     """A rollback was asked for, but the plan carries no way to derive it."""
+
+
+class PreflightFailed(LockplaneError):
+    """The data preflight found rows that would make a step fail; nothing was applied.
+
+    `report` is the full preflight.PreflightReport: every check, its count, example keys and SQL."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report

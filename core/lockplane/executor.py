@@ -1,6 +1,7 @@
-"""Apply a plan: lock, check for drift, prove on the shadow, then change the real database.
+"""Apply a plan: lock, check for drift, preflight the data, prove on the shadow, then apply.
 
-Nothing touches the real database until the shadow has shown that the plan turns the current
+The data preflight (preflight.py) asks the real database, read-only, whether its rows would make
+a step fail, since the shadow is empty and cannot know. Nothing touches the real database until the shadow has shown that the plan turns the current
 schema into the target and that the rollback turns it back. The real apply is one transaction
 with a short lock_timeout, so a failed step leaves the database exactly as it was, and a
 migration never waits long in the lock queue behind a long-running transaction (where it would
@@ -21,10 +22,19 @@ from psycopg import sql
 from . import ledger
 from .db import connect, mask_url
 from .diff import diff
-from .errors import ApplyFailed, DriftError, LockBusy, LockplaneError, ShadowMismatch, UnsafePlan
+from .errors import (
+    ApplyFailed,
+    DriftError,
+    LockBusy,
+    LockplaneError,
+    PreflightFailed,
+    ShadowMismatch,
+    UnsafePlan,
+)
 from .introspect import introspect
 from .model import Schema
 from .plan import Plan
+from .preflight import DEFAULT_TIMEOUT, PreflightReport, preflight_plan
 from .shadow import Shadow, run_steps
 
 # "Lockplan" in ASCII: one advisory lock key per database (advisory locks are per database).
@@ -68,6 +78,7 @@ class ApplyResult:
     shadow: ShadowReport
     verified: bool
     message: str
+    preflight: PreflightReport | None = None  # None when the caller turned it off
 
 
 def unsafe_steps(plan: Plan) -> list[str]:
@@ -180,8 +191,14 @@ def apply_plan(
     lock_timeout: str = "5s",
     lock_wait_seconds: float = 5.0,
     progress: Callable[[int, int, str], None] | None = None,
+    preflight: bool = True,
+    preflight_timeout: float = DEFAULT_TIMEOUT,
 ) -> ApplyResult:
-    """Apply `plan` to the database at `database_url`, proving it on `shadow_url` first."""
+    """Apply `plan` to the database at `database_url`, proving it on `shadow_url` first.
+
+    With `preflight`, the real rows are checked first (each query within `preflight_timeout`
+    seconds) and PreflightFailed is raised, with the report, if some would make a step fail.
+    """
     if plan.is_empty:
         return ApplyResult(0, 0, None, ShadowReport(), True, "No changes: nothing to apply.")
     blocked = unsafe_steps(plan)
@@ -203,6 +220,11 @@ def apply_plan(
         with connect(database_url, autocommit=True) as conn:
             live = introspect(conn)
         check_drift(plan, live)
+        checked = None
+        if preflight:
+            checked = preflight_plan(plan, database_url, timeout=preflight_timeout)
+            if not checked.ok:
+                raise PreflightFailed(checked.failure_message(), checked)
         report = prove(plan, live, shadow)
         applied_at = datetime.now(timezone.utc)
         started = time.monotonic()
@@ -218,6 +240,7 @@ def apply_plan(
         shadow=report,
         verified=verified,
         message=f"Applied {len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''} in {duration_ms} ms",
+        preflight=checked,
     )
 
 

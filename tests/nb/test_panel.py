@@ -111,7 +111,7 @@ def test_destructive_plan_needs_the_confirmation(fresh_db: Callable[[], str]) ->
 def test_step_failing_on_real_data_leaves_the_database_unchanged(
     fresh_db: Callable[[], str],
 ) -> None:
-    """SET NOT NULL passes on the empty shadow and fails on the real NULL row."""
+    """SET NOT NULL passes on the empty shadow; the data preflight finds the real NULL row."""
     db, shadow = fresh_db(), fresh_db()
     setup(db, BASE + "INSERT INTO users VALUES (1, NULL), (2, 'b@example.com');")
     plan = plan_to(
@@ -125,8 +125,8 @@ def test_step_failing_on_real_data_leaves_the_database_unchanged(
     panel.apply_button.click()
     assert panel.state == "failed"
     assert 'data-lp-state="failed"' in panel.status.value
-    assert "step 2 (Set NOT NULL on column users.email) failed" in panel.status.value
-    assert "rolled back" in panel.outcome.value
+    assert "step 2 (Set NOT NULL on column users.email): 1 row with NULL" in panel.status.value
+    assert "e.g. id=1" in panel.outcome.value and "unchanged" in panel.outcome.value
     assert panel.result is None
     assert panel.progress.value < panel.progress.max and panel.progress.bar_style == "danger"
     assert panel.apply_button.disabled and not panel.validate_button.disabled
