@@ -27,19 +27,21 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+SEED_PLAN = (
+    "plan",
+    "--from",
+    str(SEED / "example_before.json"),
+    "--to",
+    str(SEED / "example_after.json"),
+)
+
+
 def steps(text: str) -> list[tuple[str, str]]:
     return [(s["description"], s["sql"]) for s in json.loads(text)["steps"]]
 
 
 def test_seed_example_plan_matches_the_seed_output(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(
-        capsys,
-        "plan",
-        "--from",
-        str(SEED / "example_before.json"),
-        "--to",
-        str(SEED / "example_after.json"),
-    )
+    code, out, err = run(capsys, *SEED_PLAN)
     assert code == 0, err
     assert steps(out) == [
         (
@@ -51,15 +53,7 @@ def test_seed_example_plan_matches_the_seed_output(capsys: pytest.CaptureFixture
 
 
 def test_seed_validation_report_for_a_safe_plan(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(
-        capsys,
-        "plan",
-        "--from",
-        str(SEED / "example_before.json"),
-        "--to",
-        str(SEED / "example_after.json"),
-        "--validate",
-    )
+    code, _, err = run(capsys, *SEED_PLAN, "--validate")
     assert code == 0
     assert "=== Validation Results ===" in err
     assert "✓ Validation 1: PASS" in err

@@ -271,3 +271,16 @@ def test_a_stale_pid_file_naming_another_server_is_never_signalled(tmp_path: Pat
     finally:
         embedded.stop(mine)
         embedded.stop(other)
+
+
+def test_a_file_as_data_directory_is_one_line_error(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    done = subprocess.run(
+        [sys.executable, "-m", "lockplane.cli", "embedded", "start", "--dir", str(not_a_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"lockplane: error: {not_a_dir}: not a directory; give a data directory\n"
+    assert not_a_dir.read_text() == "x"

@@ -123,6 +123,15 @@ def start(data_dir: Path | str | None = None) -> EmbeddedServer:
     main and shadow databases if they are missing. Safe to call from many processes at once."""
     defaulted = data_dir is None and not os.environ.get(DIR_ENV)
     directory = data_dir_for(data_dir)
+    if directory.exists() and not directory.is_dir():
+        raise EmbeddedServerError(f"{directory}: not a directory; give a data directory")
+    try:
+        return _start(directory, defaulted)
+    except OSError as exc:  # an unwritable or unreadable data directory: one line, not a traceback
+        raise EmbeddedServerError(f"{exc.filename or directory}: {exc.strerror or exc}") from None
+
+
+def _start(directory: Path, defaulted: bool) -> EmbeddedServer:
     with _locked(directory):
         if defaulted:
             _ignore_in_git(directory)
