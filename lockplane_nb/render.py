@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lockplane.diff import Diff
-    from lockplane.executor import ApplyResult, ShadowReport
+    from lockplane.executor import ApplyResult
     from lockplane.ledger import LedgerEntry
     from lockplane.model import Index, Schema, Table
     from lockplane.plan import Hazard, Plan, Step
+    from lockplane.proof import ShadowReport
     from lockplane.safety import SafetyReport
 
 DEFAULT_LIMIT = 50

@@ -27,10 +27,10 @@ _EXPORTS = {
     "rollback_plan": "rollback",
     "SafetyReport": "safety",
     "apply_plan": "executor",
-    "prove": "executor",
+    "prove": "proof",
     "check_drift": "executor",
     "ApplyResult": "executor",
-    "ShadowReport": "executor",
+    "ShadowReport": "proof",
     "PreflightReport": "preflight",
     "Shadow": "shadow",
     "LockplaneError": "errors",
@@ -74,13 +74,14 @@ __all__ = [
 if TYPE_CHECKING:
     from .diff import Diff
     from .errors import LockplaneError
-    from .executor import ApplyResult, ShadowReport, apply_plan, check_drift, prove
+    from .executor import ApplyResult, apply_plan, check_drift
     from .introspect import introspect_url
     from .loader import load_plan_file, load_schema_file, parse_plan_text, parse_schema_text
     from .model import Schema
     from .plan import Hazard, Plan, Step
     from .planner import make_plan
     from .preflight import PreflightReport
+    from .proof import ShadowReport, prove
     from .rollback import rollback_plan
     from .safety import SafetyReport
     from .shadow import Shadow

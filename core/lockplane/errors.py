@@ -48,7 +48,7 @@ class DriftError(LockplaneError):
 class ShadowMismatch(LockplaneError):
     """The shadow run did not reach the schema it was meant to reach.
 
-    `report` is the shadow report so far (an executor.ShadowReport), so a notebook can show
+    `report` is the shadow report so far (a proof.ShadowReport), so a notebook can show
     which checks passed before the one that failed."""
 
     def __init__(self, message: str, report: object | None = None) -> None:

@@ -14,8 +14,15 @@ from pydantic import Field
 
 from .model import PLAN_URL, Model, Schema
 
+# The hazard's category; `rule` (an LP code, see rules.py) says which rule raised it.
 HazardCode = Literal[
-    "DATA_LOSS", "DATA_DEPENDENT", "TABLE_REWRITE", "BLOCKING_LOCK", "IRREVERSIBLE"
+    "DATA_LOSS",
+    "DATA_DEPENDENT",
+    "TABLE_REWRITE",
+    "BLOCKING_LOCK",
+    "IRREVERSIBLE",
+    "BREAKING_CHANGE",
+    "SCHEMA_DESIGN",
 ]
 Severity = Literal["error", "warning"]
 LockMode = Literal[
@@ -31,11 +38,30 @@ LockMode = Literal[
 # Postgres's own lock strength order, used to report a plan's strongest lock.
 LOCK_ORDER: tuple[str, ...] = LockMode.__args__  # type: ignore[attr-defined]
 
+# What ordinary traffic waits for while a table lock is held (the Postgres conflict table,
+# read for the queries an application runs: SELECT takes ACCESS SHARE, INSERT/UPDATE/DELETE
+# take ROW EXCLUSIVE).
+LOCK_BLOCKS: dict[str, str] = {
+    "ACCESS SHARE": "nothing but ACCESS EXCLUSIVE (DDL)",
+    "ROW SHARE": "nothing but EXCLUSIVE locks (DDL)",
+    "ROW EXCLUSIVE": "nothing but SHARE locks and stronger (DDL, index builds)",
+    "SHARE UPDATE EXCLUSIVE": "other DDL and VACUUM only; reads and writes continue",
+    "SHARE": "writes (reads continue)",
+    "SHARE ROW EXCLUSIVE": "writes (reads continue)",
+    "EXCLUSIVE": "writes (reads continue)",
+    "ACCESS EXCLUSIVE": "reads and writes",
+}
+
 
 class Hazard(Model):
     code: HazardCode
     severity: Severity
     message: str
+    rule: str | None = Field(
+        None,
+        pattern="^LP[0-9]{3}$",
+        description="The rule that raised it (see `lockplane rules`); null in older plans.",
+    )
 
 
 class Step(Model):
@@ -46,6 +72,12 @@ class Step(Model):
     )
     transactional: bool = True
     lock: LockMode | None = Field(None, description="Strongest table lock the step takes.")
+    tables: tuple[str, ...] = Field(
+        (),
+        description="Tables that exist before the plan and that the step locks, as SQL names "
+        "them; "
+        "the executor checks them for blocking sessions before it runs the step.",
+    )
     hazards: tuple[Hazard, ...] = ()
     notes: tuple[str, ...] = Field(
         (), description="Why the step is safe, for the validation report."
@@ -95,6 +127,7 @@ class Plan(Model):
                 reverse_sql=s.sql,
                 transactional=s.transactional,
                 lock=s.reverse_lock,
+                tables=s.tables,
                 hazards=s.reverse_hazards,
                 reverse_hazards=s.hazards,
                 reverse_lock=s.lock,

@@ -27,7 +27,15 @@ EXCLUDED_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "lockplane")
 """`lockplane` holds the engine's own ledger; it is not part of the user's schema."""
 
 HAZARD_CODES = frozenset(
-    {"DATA_LOSS", "DATA_DEPENDENT", "TABLE_REWRITE", "BLOCKING_LOCK", "IRREVERSIBLE"}
+    {
+        "DATA_LOSS",
+        "DATA_DEPENDENT",
+        "TABLE_REWRITE",
+        "BLOCKING_LOCK",
+        "IRREVERSIBLE",
+        "BREAKING_CHANGE",
+        "SCHEMA_DESIGN",
+    }
 )
 CASE_KEYS = frozenset(
     {

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from psycopg import sql
 
 from ..plan import Hazard, HazardCode, LockMode, Severity, Step
-from ..sqlnames import render
+from ..sqlnames import obj, render
 
 
 def hazard(code: HazardCode, message: str, severity: Severity = "warning") -> Hazard:
@@ -69,6 +69,13 @@ class Change(ABC):
     def hazards(self) -> list[Hazard]:
         return []
 
+    def tables(self) -> tuple[str, ...]:
+        """The existing tables this change locks, as SQL names them (for blocker checks)."""
+        table = getattr(self, "table", None)
+        if self.lock() is None or table is None:
+            return ()
+        return (obj(table.schema_, table.name).as_string(None),)
+
     def notes(self) -> list[str]:
         """Why a hazard-free change is safe, for the validation report."""
         return []
@@ -80,6 +87,7 @@ class Change(ABC):
             sql=render(self.statements()),
             reverse_sql=render(inverse.statements()),
             lock=self.lock(),
+            tables=self.tables(),
             hazards=tuple(self.hazards()),
             notes=tuple(self.notes()),
             reverse_description=inverse.description(),

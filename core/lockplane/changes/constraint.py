@@ -72,6 +72,13 @@ class AddConstraint(Change):
             return None if self.new_table and self.referenced_new else "SHARE ROW EXCLUSIVE"
         return None if self.new_table else "ACCESS EXCLUSIVE"
 
+    def tables(self) -> tuple[str, ...]:
+        out = [] if self.new_table else [table_name(self.table).as_string(None)]
+        c = self.after
+        if isinstance(c, ForeignKey) and not self.referenced_new:
+            out.append(obj(c.referenced_schema, c.referenced_table).as_string(None))
+        return tuple(dict.fromkeys(out))
+
     def hazards(self) -> list[Hazard]:
         if self.new_table or getattr(self.after, "not_valid", False):
             return []

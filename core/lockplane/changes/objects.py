@@ -311,6 +311,9 @@ class ReplaceEnum(ObjectChange):
     def lock(self) -> LockMode | None:
         return "ACCESS EXCLUSIVE" if self.columns else None
 
+    def tables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(table_name(c.table).as_string(None) for c in self.columns))
+
     def hazards(self) -> list[Hazard]:
         removed = [x for x in self.before.labels if x not in self.after.labels]
         out: list[Hazard] = []

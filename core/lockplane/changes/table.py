@@ -100,6 +100,9 @@ class DropTable(ObjectChange):
     def lock(self) -> LockMode | None:
         return "ACCESS EXCLUSIVE"
 
+    def tables(self) -> tuple[str, ...]:
+        return (table_name(self.before).as_string(None),)
+
     def hazards(self) -> list[Hazard]:
         return data_loss(f"table {self.before.qname}")
 
