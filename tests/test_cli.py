@@ -96,7 +96,7 @@ def test_seed_validation_report_for_not_null_without_default(
     assert code == 1
     assert "✗ Validation 1: FAIL" in err
     assert (
-        "Error [DATA_DEPENDENT]: Cannot add NOT NULL column 'email' without a DEFAULT value" in err
+        "Error [LP201 not-null-column-without-default]: Cannot add NOT NULL column 'email' without a DEFAULT value" in err
     )
     assert "  - Reversible: ALTER TABLE users DROP COLUMN email" in err
     assert "❌ Validation FAILED: Some operations are not safe" in err

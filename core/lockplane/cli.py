@@ -11,9 +11,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import InputError, LockplaneError
+
+if TYPE_CHECKING:
+    from .model import Schema
+    from .plan import Plan
+    from .proof import ShadowReport
 
 EXIT_OK, EXIT_UNSAFE, EXIT_INPUT = 0, 1, 2
 
@@ -53,19 +59,73 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .safety import SafetyReport
     from .sources import load_schema
 
+    source = load_schema(args.source, shadow=args.shadow_database)
     plan = make_plan(
-        load_schema(args.source, shadow=args.shadow_database),
+        source,
         load_schema(args.target, shadow=args.shadow_database),
     )
     code = EXIT_OK
     if args.validate:
-        report = SafetyReport(plan)
+        proof, proved = _rehearse(plan, source, args)
+        report = SafetyReport(plan, proof)
         sys.stderr.write(report.text() + "\n")
-        code = EXIT_OK if report.safe else EXIT_UNSAFE
+        if proof is not None:
+            sys.stderr.write("Shadow run:\n" + proof.text() + "\n\n")
+        elif not plan.is_empty:
+            sys.stderr.write(
+                "Shadow run: skipped (no shadow database: pass --shadow-database or set "
+                "SHADOW_DATABASE_URL to see the locks and rewrites each step really causes)\n"
+            )
+        code = EXIT_OK if report.safe and proved else EXIT_UNSAFE
     if plan.is_empty:
         sys.stderr.write("No changes: the schemas are identical.\n")
     _write(plan.to_json(), args.output)
     return code
+
+
+def _rehearse(
+    plan: Plan, source: Schema, args: argparse.Namespace
+) -> tuple[ShadowReport | None, bool]:
+    """Prove the plan on the shadow when one is configured, so the report can show what each
+    step really locks and rewrites; without one the report is the static rules alone."""
+    from .db import shadow_url
+    from .errors import ShadowMismatch
+    from .proof import prove
+    from .shadow import Shadow
+    from .sources import shadow_configured
+
+    if plan.is_empty or not shadow_configured(args.shadow_database):
+        return None, True
+    try:
+        return prove(plan, source, Shadow(shadow_url(args.shadow_database))), True
+    except ShadowMismatch as exc:
+        sys.stderr.write(f"lockplane: error: {exc}\n")
+        return exc.report, False
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from .rules import RULES, markdown_table
+
+    if args.markdown:
+        sys.stdout.write(markdown_table())
+        return EXIT_OK
+    if args.json:
+        import json
+        from dataclasses import asdict
+
+        sys.stdout.write(json.dumps([asdict(r) for r in RULES], indent=2) + "\n")
+        return EXIT_OK
+    for r in RULES:
+        if args.code and r.code not in args.code:
+            continue
+        peers = ", ".join([*r.atlas, *(f"squawk {x}" for x in r.squawk)])
+        print(f"{r.code}  {r.name}  [{r.category}, {r.severity}]")
+        print(f"    catches: {r.catches}")
+        print(f"    why:     {r.why}")
+        print(f"    safer:   {r.safer}")
+        if peers:
+            print(f"    peers:   {peers}")
+    return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -243,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--validate",
         action="store_true",
-        help="print the safety report on stderr; exit 1 if unsafe",
+        help="print the safety report on stderr (with a shadow run when a shadow database is "
+        "configured); exit 1 if unsafe",
     )
     p.add_argument(
         "--output", "-o", metavar="FILE", help="write the plan to FILE instead of stdout"
@@ -295,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the read-only checks of existing rows before apply",
     )
+
+    p = add("rules", cmd_rules, "List the safety rules: code, what each catches, the safer way.")
+    p.add_argument("code", nargs="*", help="show only these rule codes (e.g. LP301)")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    form.add_argument("--markdown", action="store_true", help="print the README's rule table")
 
     p = add("validate", cmd_validate, "Check a schema or plan file against its JSON Schema.")
     p.add_argument("kind", choices=["schema", "plan"])

@@ -276,8 +276,8 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
             for c in attached(t)
         ]
     for t in d.dropped:
-        out += [DropConstraint(t, c) for c in attached(t)]
-        out += [DropIndex(t, i) for i in t.indexes]
+        out += [DropConstraint(t, c, incidental=True) for c in attached(t)]
+        out += [DropIndex(t, i, table_dropped=True) for i in t.indexes]
         out.append(DropTable(core(t)))
 
     # Keys that are dropped or rebuilt take the foreign keys that reference them along.
@@ -299,7 +299,7 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
     for t in unchanged:
         for fk in t.foreign_keys:
             if (fk.referenced_schema, fk.referenced_table) in rekeyed:
-                out += [DropConstraint(t, fk), AddConstraint(t, fk)]
+                out += [DropConstraint(t, fk, incidental=True), AddConstraint(t, fk)]
     return out
 
 
@@ -308,7 +308,8 @@ def _table_changes(
 ) -> list[Change]:
     out: list[Change] = []
     cols = diff_kind(_by(o.columns, lambda c: c.name), _by(n.columns, lambda c: c.name))
-    out += [AddColumn(core(n), c) for c in cols.added]
+    dropped_types = {c.type: c.name for c in cols.dropped}
+    out += [AddColumn(core(n), c, rename_of=dropped_types.get(c.type)) for c in cols.added]
     out += [DropColumn(core(o), c) for c in cols.dropped]
     for co, cn in cols.altered:
         default_done = (o.schema_, o.name, co.name) in enum_defaults
@@ -318,7 +319,7 @@ def _table_changes(
     out += [AddConstraint(core(n), c) for c in cd.added]
     out += [DropConstraint(core(o), c) for c in cd.dropped]
     for co, cn in cd.altered:
-        out += [DropConstraint(core(o), co), AddConstraint(core(n), cn)]
+        out += [DropConstraint(core(o), co, incidental=True), AddConstraint(core(n), cn)]
     # Foreign keys that did not change but reference a key rebuilt by this plan.
     changed = (
         {c.name for c in cd.added} | {c.name for c in cd.dropped} | {c.name for c, _ in cd.altered}
@@ -329,13 +330,13 @@ def _table_changes(
             and fk.name not in changed
             and (fk.referenced_schema, fk.referenced_table) in rekeyed
         ):
-            out += [DropConstraint(core(o), fk), AddConstraint(core(n), fk)]
+            out += [DropConstraint(core(o), fk, incidental=True), AddConstraint(core(n), fk)]
 
     idx = diff_kind(_by(o.indexes, lambda i: i.name), _by(n.indexes, lambda i: i.name))
     out += [CreateIndex(core(n), i) for i in idx.added]
     out += [DropIndex(core(o), i) for i in idx.dropped]
     for io, i_n in idx.altered:
-        out += [DropIndex(core(o), io), CreateIndex(core(n), i_n)]
+        out += [DropIndex(core(o), io, replaced=True), CreateIndex(core(n), i_n)]
 
     if o.comment != n.comment:
         out.append(SetTableComment(core(n), o.comment, n.comment))

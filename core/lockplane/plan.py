@@ -24,7 +24,9 @@ HazardCode = Literal[
     "BREAKING_CHANGE",
     "SCHEMA_DESIGN",
 ]
-Severity = Literal["error", "warning"]
+# error: apply refuses without --allow-destructive; warning: review it; info: design advice that
+# does not change a step's verdict.
+Severity = Literal["error", "warning", "info"]
 LockMode = Literal[
     "ACCESS SHARE",
     "ROW SHARE",

@@ -14,19 +14,16 @@ from typing import Any, ClassVar
 
 from psycopg import sql
 
-from ..plan import Hazard, HazardCode, LockMode, Severity, Step
+from ..plan import Hazard, LockMode, Step
+from ..rules import hazard
 from ..sqlnames import obj, render
 
 
-def hazard(code: HazardCode, message: str, severity: Severity = "warning") -> Hazard:
-    return Hazard(code=code, severity=severity, message=message)
-
-
-def data_loss(what: str) -> list[Hazard]:
+def data_loss(rule: str, what: str) -> list[Hazard]:
     """Dropping data: blocks apply without --allow-destructive, and the rollback cannot bring it back."""
     return [
-        hazard("DATA_LOSS", f"Drops {what} and all the data in it", "error"),
-        hazard("IRREVERSIBLE", f"The rollback recreates {what} empty; its data is not restored"),
+        hazard(rule, f"Drops {what} and all the data in it"),
+        hazard("LP107", f"The rollback recreates {what} empty; its data is not restored"),
     ]
 
 

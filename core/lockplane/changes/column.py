@@ -115,7 +115,7 @@ class AlterColumnType(ColumnChange):
         if change.rewrites:  # a collation change alone keeps the data and rebuilds only indexes
             out.append(
                 hazard(
-                    "TABLE_REWRITE",
+                    "LP301",
                     f"Changing {self.target} from {b.type} to {a.type} rewrites the table and its "
                     "indexes under an ACCESS EXCLUSIVE lock",
                 )
@@ -123,7 +123,7 @@ class AlterColumnType(ColumnChange):
         if change.may_fail:
             out.append(
                 hazard(
-                    "DATA_DEPENDENT",
+                    "LP206",
                     f"Existing values of {self.target} may not convert to {a.type}; the change "
                     "fails if one does not",
                 )
@@ -175,14 +175,16 @@ class SetNullable(ColumnChange):
 
     def hazards(self) -> list[Hazard]:
         if self.after.nullable:
-            return []
+            return [
+                hazard("LP402", f"Readers of {self.target} must now expect NULL values"),
+            ]
         return [
             hazard(
-                "DATA_DEPENDENT",
+                "LP202",
                 f"SET NOT NULL on {self.target} fails if any existing row holds NULL",
             ),
             hazard(
-                "BLOCKING_LOCK",
+                "LP309",
                 f"SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock on {self.table.qname}",
             ),
         ]

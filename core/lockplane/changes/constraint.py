@@ -87,21 +87,22 @@ class AddConstraint(Change):
             ref = obj(c.referenced_schema, c.referenced_table).as_string(None)
             return [
                 hazard(
-                    "DATA_DEPENDENT",
+                    "LP205",
                     f"Foreign key {c.name} fails if {t} has rows with no match in {ref}",
                 ),
                 hazard(
-                    "BLOCKING_LOCK",
+                    "LP308",
                     f"Validating {c.name} scans {t} while blocking writes to {t} and {ref}",
                 ),
             ]
         if isinstance(c, CheckConstraint):
-            what = f"Check {c.name} fails if an existing row of {t} violates it"
+            rule, what = "LP204", f"Check {c.name} fails if an existing row of {t} violates it"
         else:
+            rule = "LP203"
             what = f"{_kind(c).capitalize()} {c.name} fails if {t} holds duplicate or NULL keys"
         return [
-            hazard("DATA_DEPENDENT", what),
-            hazard("BLOCKING_LOCK", f"Adding {c.name} scans {t} under an ACCESS EXCLUSIVE lock"),
+            hazard(rule, what),
+            hazard("LP307", f"Adding {c.name} scans {t} under an ACCESS EXCLUSIVE lock"),
         ]
 
     def notes(self) -> list[str]:
@@ -114,6 +115,8 @@ class AddConstraint(Change):
 class DropConstraint(Change):
     table: Table
     before: Constraint
+    # Dropped only to be added back changed, or because its table is dropped: no hazard of its own.
+    incidental: bool = False
     sign = "-"
 
     @property
@@ -148,6 +151,16 @@ class DropConstraint(Change):
 
     def lock(self) -> LockMode | None:
         return "ACCESS EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        if self.incidental:
+            return []
+        return [
+            hazard(
+                "LP106",
+                f"{self.table.qname} stops enforcing {_kind(self.before)} {self.before.name}",
+            )
+        ]
 
     def notes(self) -> list[str]:
         return ["Dropping a constraint only relaxes what the table accepts"]
@@ -186,7 +199,7 @@ class CreateIndex(Change):
             return []
         out = [
             hazard(
-                "BLOCKING_LOCK",
+                "LP305",
                 f"Building {self.after.name} holds a SHARE lock on {self.table.qname}: writes wait "
                 "until the build ends",
             )
@@ -194,7 +207,7 @@ class CreateIndex(Change):
         if self.after.unique:
             out.append(
                 hazard(
-                    "DATA_DEPENDENT",
+                    "LP203",
                     f"Unique index {self.after.name} fails if {self.table.qname} holds duplicates",
                 )
             )
@@ -208,6 +221,8 @@ class CreateIndex(Change):
 class DropIndex(Change):
     table: Table
     before: Index
+    replaced: bool = False  # dropped to be built again under the same name
+    table_dropped: bool = False  # the table goes too: its lock is the table drop's
     phase = Phase.DROP_INDEX
     sign = "-"
     kind = "index"
@@ -230,6 +245,19 @@ class DropIndex(Change):
 
     def lock(self) -> LockMode | None:
         return "ACCESS EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        if self.table_dropped:
+            return []
+        out = [
+            hazard(
+                "LP306",
+                f"DROP INDEX {self.before.name} takes an ACCESS EXCLUSIVE lock on {self.table.qname}",
+            )
+        ]
+        if not self.replaced:
+            out.append(hazard("LP105", f"Queries that used {self.before.name} may get slower"))
+        return out
 
     def notes(self) -> list[str]:
         return ["Dropping an index loses no data; queries that used it may get slower"]

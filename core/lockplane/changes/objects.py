@@ -65,6 +65,9 @@ class DropSchema(Change):
     def description(self) -> str:
         return f"Drop schema {self.name}"
 
+    def hazards(self) -> list[Hazard]:
+        return [hazard("LP101", f"Clients and functions that name schema {self.name} will fail")]
+
     def notes(self) -> list[str]:
         return ["The schema is empty by the time it is dropped"]
 
@@ -320,7 +323,7 @@ class ReplaceEnum(ObjectChange):
         if removed:
             out.append(
                 hazard(
-                    "DATA_DEPENDENT",
+                    "LP207",
                     f"Removing {', '.join(removed)} from {self.after.qname} fails if a row still uses it",
                 )
             )
@@ -328,8 +331,18 @@ class ReplaceEnum(ObjectChange):
             tables = sorted({c.table.qname for c in self.columns})
             out.append(
                 hazard(
-                    "TABLE_REWRITE",
+                    "LP304",
                     f"Converting columns to the new type rewrites {', '.join(tables)}",
+                )
+            )
+        kept_before = [x for x in self.before.labels if x in self.after.labels]
+        kept_after = [x for x in self.after.labels if x in self.before.labels]
+        if kept_before != kept_after:
+            out.append(
+                hazard(
+                    "LP403",
+                    f"Labels of {self.after.qname} change order: comparisons and ORDER BY on its "
+                    "columns change meaning",
                 )
             )
         return out
@@ -402,12 +415,8 @@ class DropSequence(ObjectChange):
 
     def hazards(self) -> list[Hazard]:
         return [
-            hazard(
-                "DATA_LOSS", f"Drops sequence {self.before.qname} and its current value", "error"
-            ),
-            hazard(
-                "IRREVERSIBLE", f"The rollback recreates {self.before.qname} at its start value"
-            ),
+            hazard("LP104", f"Drops sequence {self.before.qname} and its current value"),
+            hazard("LP107", f"The rollback recreates {self.before.qname} at its start value"),
         ]
 
 

@@ -33,6 +33,29 @@ def _comments(table: Table) -> list[sql.Composable]:
     return out
 
 
+_SMALL_INTS = {"integer", "smallint"}  # canonical spellings (types.py)
+
+
+def design_advice(table: Table, columns: list[Column]) -> list[Hazard]:
+    """Schema-design advice (LP5xx) for columns a plan creates; existing columns are left alone,
+    since changing them is a migration of its own."""
+    keys = set(table.primary_key.columns) if table.primary_key else set()
+    out: list[Hazard] = []
+    for c in columns:
+        where = f"{table.qname}.{c.name}"
+        if c.default is not None and c.default.startswith("nextval("):
+            out.append(hazard("LP501", f"{where} is a serial column; prefer an identity column"))
+        if c.type.startswith("timestamp") and "without time zone" in c.type:
+            out.append(hazard("LP502", f"{where} is {c.type}; prefer timestamptz"))
+        if c.type == "character" or c.type.startswith("character("):
+            out.append(hazard("LP503", f"{where} is {c.type}; prefer text or varchar"))
+        if c.name in keys and c.type in _SMALL_INTS:
+            out.append(
+                hazard("LP504", f"Primary key {where} is {c.type}; prefer bigint before it overflows")
+            )
+    return out
+
+
 def core(table: Table) -> Table:
     """The part of a table created in one statement: no indexes, no foreign keys, and no
     NOT VALID checks (Postgres accepts NOT VALID only in ALTER TABLE)."""
@@ -72,6 +95,9 @@ class CreateTable(ObjectChange):
     def description(self) -> str:
         return f"Create table {self.after.qname}"
 
+    def hazards(self) -> list[Hazard]:
+        return design_advice(self.after, list(self.after.columns))
+
     def notes(self) -> list[str]:
         return ["Table creation is always safe"]
 
@@ -104,13 +130,14 @@ class DropTable(ObjectChange):
         return (table_name(self.before).as_string(None),)
 
     def hazards(self) -> list[Hazard]:
-        return data_loss(f"table {self.before.qname}")
+        return data_loss("LP102", f"table {self.before.qname}")
 
 
 @dataclass(frozen=True)
 class AddColumn(Change):
     table: Table
     after: Column
+    rename_of: str | None = None  # a column of the same type dropped by the same plan
     phase = Phase.ADD_COLUMN
     sign = "+"
     kind = "column"
@@ -150,21 +177,28 @@ class AddColumn(Change):
         if not c.nullable and c.default is None and c.identity is None:
             out.append(
                 hazard(
-                    "DATA_DEPENDENT",
+                    "LP201",
                     f"Cannot add NOT NULL column '{c.name}' without a DEFAULT value: "
                     "it fails if the table has rows",
-                    "error",
                 )
             )
         if c.identity is not None or c.generated is not None or is_volatile(c.default):
             out.append(
                 hazard(
-                    "TABLE_REWRITE",
+                    "LP302",
                     f"Column '{c.name}' gets a per-row value: the table is rewritten under an "
                     "ACCESS EXCLUSIVE lock",
                 )
             )
-        return out
+        if self.rename_of is not None:
+            out.append(
+                hazard(
+                    "LP401",
+                    f"Column '{self.rename_of}' is dropped and '{c.name}' ({c.type}) added: if this "
+                    f"is a rename, the values of '{self.rename_of}' are lost",
+                )
+            )
+        return out + design_advice(self.table, [c])
 
     def notes(self) -> list[str]:
         c = self.after
@@ -205,7 +239,7 @@ class DropColumn(Change):
         return "ACCESS EXCLUSIVE"
 
     def hazards(self) -> list[Hazard]:
-        return data_loss(f"column {self.table.qname}.{self.before.name}")
+        return data_loss("LP103", f"column {self.table.qname}.{self.before.name}")
 
 
 @dataclass(frozen=True)
@@ -242,4 +276,4 @@ class SetLogged(Change):
         return "ACCESS EXCLUSIVE"
 
     def hazards(self) -> list[Hazard]:
-        return [hazard("TABLE_REWRITE", f"SET {self.detail().upper()} rewrites {self.table.qname}")]
+        return [hazard("LP303", f"SET {self.detail().upper()} rewrites {self.table.qname}")]

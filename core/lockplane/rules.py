@@ -1,0 +1,374 @@
+"""The rule catalog: every hazard Lockplane raises, with a stable code, as data.
+
+A hazard in a plan names its rule (`Hazard.rule`), and the rule says what it catches, why that
+matters, what Lockplane generates instead and which rules of other tools it corresponds to. The
+change classes raise hazards only through `hazard(code, message)`, so a code that is not in this
+catalog cannot appear in a plan, and `lockplane rules`, the README table and the notebook all read
+this one list. Codes never change meaning; a retired rule keeps its number.
+
+Numbering: LP1xx data loss, LP2xx might fail on existing data, LP3xx locks and rewrites, LP4xx
+changes that break running clients, LP5xx schema design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .plan import Hazard, HazardCode, Severity
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    category: HazardCode
+    severity: Severity
+    catches: str
+    why: str
+    safer: str
+    atlas: tuple[str, ...] = ()
+    squawk: tuple[str, ...] = ()
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "LP101",
+        "schema-dropped",
+        "BREAKING_CHANGE",
+        "warning",
+        "A schema is dropped.",
+        "Clients and functions that name the schema fail; its tables are dropped by their own steps.",
+        "Drop the schema in a later release, once nothing names it.",
+        atlas=("DS101",),
+    ),
+    Rule(
+        "LP102",
+        "table-dropped",
+        "DATA_LOSS",
+        "error",
+        "A table is dropped.",
+        "Every row in it is gone; the rollback recreates it empty.",
+        "Refused unless --allow-destructive; keep a backup or rename the table out of the way first.",
+        atlas=("DS102",),
+        squawk=("ban-drop-table",),
+    ),
+    Rule(
+        "LP103",
+        "column-dropped",
+        "DATA_LOSS",
+        "error",
+        "A column is dropped.",
+        "Its values are gone, and running code that selects it fails.",
+        "Refused unless --allow-destructive; stop using the column in the application first.",
+        atlas=("DS103",),
+        squawk=("ban-drop-column",),
+    ),
+    Rule(
+        "LP104",
+        "sequence-dropped",
+        "DATA_LOSS",
+        "error",
+        "A sequence is dropped.",
+        "Its current value is lost; the rollback restarts it at its start value, so ids repeat.",
+        "Refused unless --allow-destructive.",
+    ),
+    Rule(
+        "LP105",
+        "index-dropped",
+        "BREAKING_CHANGE",
+        "warning",
+        "An index is dropped.",
+        "Queries that used it may become sequential scans.",
+        "Check pg_stat_user_indexes.idx_scan first; the drop runs CONCURRENTLY when online.",
+    ),
+    Rule(
+        "LP106",
+        "constraint-dropped",
+        "BREAKING_CHANGE",
+        "warning",
+        "A foreign key, unique or check constraint is dropped (not replaced).",
+        "The database stops enforcing it: bad rows can arrive and cannot be re-validated cheaply.",
+        "Intended relaxations are fine; the rollback re-adds it (and re-checks every row).",
+        atlas=("CD101",),
+    ),
+    Rule(
+        "LP107",
+        "rollback-loses-data",
+        "IRREVERSIBLE",
+        "warning",
+        "A step whose rollback restores the schema but not the data.",
+        "Undoing the plan later brings back an empty table, column or sequence.",
+        "Take a backup of what is dropped before applying.",
+    ),
+    Rule(
+        "LP201",
+        "not-null-column-without-default",
+        "DATA_DEPENDENT",
+        "error",
+        "A NOT NULL column without a DEFAULT is added to an existing table.",
+        "It fails on the first existing row.",
+        "Add a DEFAULT, or add the column nullable, backfill it, then set NOT NULL.",
+        atlas=("MF103",),
+        squawk=("adding-required-field", "adding-not-nullable-field"),
+    ),
+    Rule(
+        "LP202",
+        "set-not-null",
+        "DATA_DEPENDENT",
+        "warning",
+        "NOT NULL is set on an existing column.",
+        "It fails if any row holds NULL (the preflight counts them).",
+        "Online: a CHECK (col IS NOT NULL) NOT VALID, validated without blocking, then SET NOT NULL "
+        "(no scan), then the check is dropped.",
+        atlas=("MF104",),
+        squawk=("adding-not-nullable-field",),
+    ),
+    Rule(
+        "LP203",
+        "unique-on-existing-data",
+        "DATA_DEPENDENT",
+        "warning",
+        "A unique index, unique constraint or primary key is added over existing rows.",
+        "It fails if the rows hold duplicates (or NULLs, for a primary key).",
+        "Online: the unique index is built CONCURRENTLY, then attached with ADD CONSTRAINT ... "
+        "USING INDEX.",
+        atlas=("MF101", "MF102"),
+        squawk=("disallowed-unique-constraint",),
+    ),
+    Rule(
+        "LP204",
+        "check-on-existing-data",
+        "DATA_DEPENDENT",
+        "warning",
+        "A check constraint is added to an existing table.",
+        "It fails if an existing row violates it.",
+        "Online: ADD ... NOT VALID, then VALIDATE CONSTRAINT, which does not block reads or writes.",
+        atlas=("PG305",),
+        squawk=("constraint-missing-not-valid",),
+    ),
+    Rule(
+        "LP205",
+        "foreign-key-on-existing-data",
+        "DATA_DEPENDENT",
+        "warning",
+        "A foreign key is added to an existing table.",
+        "It fails if a row references a missing key.",
+        "Online: ADD ... NOT VALID, then VALIDATE CONSTRAINT, which does not block writes.",
+        atlas=("PG306",),
+        squawk=("adding-foreign-key-constraint", "constraint-missing-not-valid"),
+    ),
+    Rule(
+        "LP206",
+        "type-change-may-fail",
+        "DATA_DEPENDENT",
+        "warning",
+        "A column's type changes to one its values may not convert to (narrowing, text to number...).",
+        "It fails on the first value that does not convert (the preflight finds them).",
+        "Clean the data first, or add a new column, backfill, and switch over.",
+        squawk=("changing-column-type",),
+    ),
+    Rule(
+        "LP207",
+        "enum-value-removed",
+        "DATA_DEPENDENT",
+        "warning",
+        "A label is removed from an enum.",
+        "It fails if a row still holds the label; Postgres cannot drop a label in place, so the type "
+        "is replaced.",
+        "Update the rows first; Lockplane swaps the type in one transaction.",
+    ),
+    Rule(
+        "LP301",
+        "type-change-rewrite",
+        "TABLE_REWRITE",
+        "warning",
+        "A column type change that is not binary compatible.",
+        "The table and its indexes are rewritten under an ACCESS EXCLUSIVE lock: no reads or writes "
+        "meanwhile. Widening varchar, dropping a length limit or growing numeric precision is free.",
+        "Schedule it for a quiet window, or add a new column, backfill, and switch over.",
+        atlas=("PG301",),
+        squawk=("changing-column-type",),
+    ),
+    Rule(
+        "LP302",
+        "volatile-default-rewrite",
+        "TABLE_REWRITE",
+        "warning",
+        "A column added with a volatile default (now() is stable and fine; random(), "
+        "clock_timestamp() are not), an identity, or a stored generated expression.",
+        "Every row gets its own value: the table is rewritten under an ACCESS EXCLUSIVE lock.",
+        "Add the column with a constant default (or none) and backfill.",
+        atlas=("PG302",),
+        squawk=("adding-field-with-default", "adding-serial-primary-key-field"),
+    ),
+    Rule(
+        "LP303",
+        "set-logged-rewrite",
+        "TABLE_REWRITE",
+        "warning",
+        "A table switches between LOGGED and UNLOGGED.",
+        "Postgres rewrites the table under an ACCESS EXCLUSIVE lock.",
+        "Schedule it for a quiet window.",
+    ),
+    Rule(
+        "LP304",
+        "enum-replace-rewrite",
+        "TABLE_REWRITE",
+        "warning",
+        "Enum labels removed or reordered: the columns using it are converted to a new type.",
+        "Each table holding such a column is rewritten under an ACCESS EXCLUSIVE lock.",
+        "Only append labels (ALTER TYPE ... ADD VALUE is instant); remove labels rarely.",
+    ),
+    Rule(
+        "LP305",
+        "index-build-blocks-writes",
+        "BLOCKING_LOCK",
+        "warning",
+        "An index is built on an existing table without CONCURRENTLY.",
+        "The build holds a SHARE lock: every INSERT, UPDATE and DELETE waits until it ends.",
+        "Online (the default): CREATE INDEX CONCURRENTLY, outside a transaction.",
+        atlas=("PG101",),
+        squawk=("require-concurrent-index-creation",),
+    ),
+    Rule(
+        "LP306",
+        "index-drop-blocks",
+        "BLOCKING_LOCK",
+        "warning",
+        "An index is dropped without CONCURRENTLY.",
+        "DROP INDEX takes an ACCESS EXCLUSIVE lock on the table.",
+        "Online (the default): DROP INDEX CONCURRENTLY, outside a transaction.",
+        atlas=("PG102",),
+        squawk=("require-concurrent-index-deletion",),
+    ),
+    Rule(
+        "LP307",
+        "constraint-scan-blocks",
+        "BLOCKING_LOCK",
+        "warning",
+        "A check, unique or primary key constraint is added with a full scan under ACCESS EXCLUSIVE.",
+        "No reads or writes while every row is checked (or the index is built).",
+        "Online: checks NOT VALID + VALIDATE; unique and primary keys from a concurrently built index.",
+        atlas=("PG104", "PG105", "PG304", "PG305"),
+        squawk=("constraint-missing-not-valid", "disallowed-unique-constraint"),
+    ),
+    Rule(
+        "LP308",
+        "foreign-key-scan-blocks-writes",
+        "BLOCKING_LOCK",
+        "warning",
+        "A foreign key is added and validated in one step.",
+        "Both tables are locked SHARE ROW EXCLUSIVE while every row is checked: writes wait.",
+        "Online: ADD ... NOT VALID, then VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE).",
+        atlas=("PG306",),
+        squawk=("adding-foreign-key-constraint",),
+    ),
+    Rule(
+        "LP309",
+        "set-not-null-scan",
+        "BLOCKING_LOCK",
+        "warning",
+        "SET NOT NULL checks every row under an ACCESS EXCLUSIVE lock.",
+        "No reads or writes during the scan.",
+        "Online: a validated CHECK (col IS NOT NULL) lets SET NOT NULL skip the scan.",
+        atlas=("PG303",),
+        squawk=("adding-not-nullable-field",),
+    ),
+    Rule(
+        "LP401",
+        "looks-like-rename",
+        "BREAKING_CHANGE",
+        "warning",
+        "A column is dropped and another of the same type added to the same table.",
+        "If it is meant as a rename, the data of the old column is lost and running code that uses "
+        "either name breaks between deploys.",
+        "Lockplane never renames: to keep the data, add the new column, backfill it, switch the "
+        "application, then drop the old one in a later plan.",
+        atlas=("BC101", "BC102"),
+        squawk=("renaming-column", "renaming-table"),
+    ),
+    Rule(
+        "LP402",
+        "not-null-dropped",
+        "BREAKING_CHANGE",
+        "warning",
+        "NOT NULL is dropped from a column.",
+        "Running code that assumes a value is present starts reading NULLs.",
+        "Make sure every reader handles NULL before the plan is applied.",
+        squawk=("ban-drop-not-null",),
+    ),
+    Rule(
+        "LP403",
+        "enum-values-reordered",
+        "BREAKING_CHANGE",
+        "warning",
+        "Existing enum labels change order.",
+        "Comparisons and ORDER BY on the column change meaning.",
+        "Append new labels instead of reordering.",
+        squawk=("require-enum-value-ordering",),
+    ),
+    Rule(
+        "LP501",
+        "prefer-identity",
+        "SCHEMA_DESIGN",
+        "info",
+        "A new serial column (a nextval default on an owned sequence).",
+        "serial's sequence has its own owner and grants; identity columns are the SQL standard and "
+        "travel with the table.",
+        "Use GENERATED BY DEFAULT AS IDENTITY.",
+        squawk=("prefer-identity",),
+    ),
+    Rule(
+        "LP502",
+        "prefer-timestamptz",
+        "SCHEMA_DESIGN",
+        "info",
+        "A new column of type timestamp without time zone.",
+        "Values are ambiguous across time zones and daylight saving changes.",
+        "Use timestamptz.",
+        squawk=("prefer-timestamp-tz",),
+    ),
+    Rule(
+        "LP503",
+        "char-field",
+        "SCHEMA_DESIGN",
+        "info",
+        "A new column of type char(n).",
+        "char pads with spaces, compares surprisingly and is no faster than text.",
+        "Use text (with a CHECK on length if needed) or varchar.",
+        squawk=("ban-char-field",),
+    ),
+    Rule(
+        "LP504",
+        "int-primary-key-overflow",
+        "SCHEMA_DESIGN",
+        "info",
+        "A new primary key column of type integer or smallint.",
+        "integer keys run out at 2,147,483,647; converting a busy key to bigint later rewrites the "
+        "table and every table referencing it.",
+        "Use bigint for keys.",
+        squawk=("prefer-bigint-over-int", "prefer-bigint-over-smallint"),
+    ),
+)
+
+BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
+
+
+def hazard(code: str, message: str) -> Hazard:
+    """A hazard raised by rule `code`; its category and severity come from the catalog."""
+    rule = BY_CODE[code]
+    return Hazard(code=rule.category, severity=rule.severity, message=message, rule=code)
+
+
+def markdown_table() -> str:
+    """The README's rule table, generated here so it cannot drift from the code."""
+    lines = [
+        "| Code | Rule | Severity | Catches | Why it matters | Safer alternative | Peers |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in RULES:
+        peers = ", ".join([*r.atlas, *(f"squawk {s}" for s in r.squawk)]) or "—"
+        lines.append(
+            f"| {r.code} | `{r.name}` | {r.severity} | {r.catches} | {r.why} | {r.safer} | {peers} |"
+        )
+    return "\n".join(lines) + "\n"
