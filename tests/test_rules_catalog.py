@@ -15,8 +15,9 @@ from lockplane.rules import BY_CODE, RULES, hazard, markdown_table
 
 README = Path(__file__).parent.parent / "README.md"
 
-# squawk's rule names at the revision studied in ../shared/research/anchors.md: a peer name in the
-# catalog that squawk does not have would send a reader looking for nothing.
+# squawk's rule names at the revision studied in ../shared/research/anchors.md, plus the two that
+# squawk-cli 2.70 added (renaming-object, ban-drop-constraint): a peer name in the catalog that
+# squawk does not have would send a reader looking for nothing.
 SQUAWK_RULES = {
     "adding-field-with-default", "adding-foreign-key-constraint", "adding-not-nullable-field",
     "adding-required-field", "adding-serial-primary-key-field",
@@ -27,7 +28,7 @@ SQUAWK_RULES = {
     "changing-column-type", "constraint-missing-not-valid", "disallowed-unique-constraint",
     "identifier-too-long", "prefer-bigint-over-int", "prefer-bigint-over-smallint",
     "prefer-identity", "prefer-repack", "prefer-robust-stmts", "prefer-text-field",
-    "prefer-timestamp-tz", "renaming-column", "renaming-table", "require-concurrent-index-creation",
+    "prefer-timestamp-tz", "renaming-column", "renaming-object", "ban-drop-constraint", "renaming-table", "require-concurrent-index-creation",
     "require-concurrent-index-deletion", "require-concurrent-partition-detach",
     "require-concurrent-reindex", "require-enum-value-ordering", "require-lock-timeout",
     "require-statement-timeout", "transaction-nesting",

@@ -90,6 +90,7 @@ RULES: tuple[Rule, ...] = (
         "The database stops enforcing it: bad rows can arrive and cannot be re-validated cheaply.",
         "Intended relaxations are fine; the rollback re-adds it (and re-checks every row).",
         atlas=("CD101",),
+        squawk=("ban-drop-constraint",),
     ),
     Rule(
         "LP107",
@@ -308,6 +309,16 @@ RULES: tuple[Rule, ...] = (
         squawk=("require-enum-value-ordering",),
     ),
     Rule(
+        "LP404",
+        "index-renamed",
+        "BREAKING_CHANGE",
+        "info",
+        "An index is renamed (the last step of replacing it online).",
+        "Queries do not name indexes; only hints, monitoring and scripts that do see the change.",
+        "Nothing to do for applications; update scripts that name the index.",
+        squawk=("renaming-object",),
+    ),
+    Rule(
         "LP501",
         "prefer-identity",
         "SCHEMA_DESIGN",
@@ -348,6 +359,28 @@ RULES: tuple[Rule, ...] = (
         "table and every table referencing it.",
         "Use bigint for keys.",
         squawk=("prefer-bigint-over-int", "prefer-bigint-over-smallint"),
+    ),
+    Rule(
+        "LP505",
+        "prefer-bigint",
+        "SCHEMA_DESIGN",
+        "info",
+        "A new column of type integer or smallint.",
+        "Counters and ids outgrow 32 bits more often than expected, and widening later rewrites "
+        "the table.",
+        "Use bigint unless the range is known to be small.",
+        squawk=("prefer-bigint-over-int", "prefer-bigint-over-smallint"),
+    ),
+    Rule(
+        "LP506",
+        "prefer-text",
+        "SCHEMA_DESIGN",
+        "info",
+        "A new column of type varchar(n).",
+        "The length limit is a business rule hidden in a type; changing it later means ALTER "
+        "TYPE, and shrinking it rewrites the table.",
+        "Use text, with a CHECK (length(col) <= n) if the limit matters.",
+        squawk=("prefer-text-field",),
     ),
 )
 

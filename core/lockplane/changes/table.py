@@ -53,6 +53,10 @@ def design_advice(table: Table, columns: list[Column]) -> list[Hazard]:
             out.append(
                 hazard("LP504", f"Primary key {where} is {c.type}; prefer bigint before it overflows")
             )
+        elif c.type in _SMALL_INTS:
+            out.append(hazard("LP505", f"{where} is {c.type}; prefer bigint"))
+        if c.type.startswith("character varying("):
+            out.append(hazard("LP506", f"{where} is {c.type}; prefer text with a CHECK"))
     return out
 
 
