@@ -6,6 +6,7 @@
     %lockplane diff OLD NEW [-o VAR]            each a URL, a file, or a variable holding a Schema
     %lockplane validate [PLAN] [-o VAR]         safety report + proof on the shadow database
     %lockplane apply [PLAN]                     the review panel (approve, then apply)
+    %lockplane preflight [PLAN]                 the read-only data checks, as a DataFrame
     %lockplane rollback [PLAN] [-o VAR]         the generated reverse plan
     %lockplane history [-o VAR]                 the ledger, as a DataFrame
 
@@ -13,6 +14,11 @@ Each subcommand returns the engine's own object (Schema, Plan, Diff, ...) as the
 how it looks comes from the display formatters registered in `load_ipython_extension`, so the
 engine never imports IPython. Options live in traitlets, set with `%config Lockplane.<name>`.
 The cell body is never templated (`{}` in JSON and `$$` in SQL stay as written).
+
+`validate` and `apply` take `--shadow-sample N` (up to N real rows per table in the shadow, so
+steps that depend on the data are tried there); `apply` and `preflight` take `--preflight-url`
+(a replica for the read-only data checks; `%config Lockplane.preflight_url` or
+$LOCKPLANE_PREFLIGHT_URL by default).
 """
 
 from __future__ import annotations
@@ -98,18 +104,70 @@ def _parser() -> _Parser:
     c = command("plan", "plan the change from the database (or --from) to the cell's schema")
     c.add_argument("--from", dest="source", metavar="SRC", help="URL, file or variable")
     c.add_argument("--to", dest="target", metavar="SRC", help="instead of a cell body")
+    c.add_argument(
+        "--no-online",
+        action="store_true",
+        help="plain forms: no CONCURRENTLY builds or NOT VALID + VALIDATE (blocking locks)",
+    )
     c = command("diff", "the changes between two schemas")
     c.add_argument("old", metavar="OLD", help="URL, file or variable holding a Schema")
     c.add_argument("new", metavar="NEW", help="URL, file or variable holding a Schema")
     c = command("validate", "safety report and shadow proof of a plan (default: the last one)")
     c.add_argument("plan", nargs="?", metavar="PLAN", help="variable holding a Plan, or a file")
+    _sample_option(c)
     c = command("apply", "review a plan in a panel, then apply it (default: the last plan)", False)
     c.add_argument("plan", nargs="?", metavar="PLAN", help="variable holding a Plan, or a file")
+    c.add_argument(
+        "--lock-timeout", metavar="DURATION", help="one try's wait in a lock queue (default 2s)"
+    )
+    c.add_argument(
+        "--statement-timeout",
+        metavar="DURATION",
+        help="how long a step may block reads or writes (default 1min; 0 for none)",
+    )
+    c.add_argument(
+        "--retry-budget",
+        type=float,
+        metavar="SECONDS",
+        help="how long to keep retrying steps waiting for locks (default 30)",
+    )
+    _sample_option(c)
+    c.add_argument(
+        "--preflight-url",
+        metavar="URL",
+        help="replica for the read-only data checks (default Lockplane.preflight_url, "
+        "else $LOCKPLANE_PREFLIGHT_URL, else the database itself)",
+    )
+    c = command("preflight", "the read-only data checks of a plan on the database, as a table")
+    c.add_argument("plan", nargs="?", metavar="PLAN", help="variable holding a Plan, or a file")
+    c.add_argument(
+        "--preflight-url",
+        metavar="URL",
+        help="ask this replica instead of the connected database",
+    )
+    c.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long each check may run before it counts as not checked (default 10)",
+    )
     c = command("rollback", "the reverse plan of the last applied (or last) plan")
     c.add_argument("plan", nargs="?", metavar="PLAN", help="variable holding a Plan, or a file")
     c = command("history", "the ledger of applied plans")
     c.add_argument("--database", metavar="URL", help="another database than the connected one")
     return p
+
+
+def _sample_option(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "--shadow-sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="copy up to N rows per table of the database into the shadow first (read-only), "
+        "so steps that depend on the data are tried",
+    )
 
 
 # -------------------------------------------------------------------------- result objects
@@ -195,6 +253,11 @@ class Lockplane(Magics, Configurable):
     shadow_url = Unicode(
         "",
         help="Throwaway database for reading SQL and proving plans; else $SHADOW_DATABASE_URL.",
+    ).tag(config=True)
+    preflight_url = Unicode(
+        "",
+        help="Replica the read-only data preflight reads instead of the database; else "
+        "$LOCKPLANE_PREFLIGHT_URL.",
     ).tag(config=True)
     short_errors = Bool(
         True, help="Show Lockplane errors as one message; False re-raises with the traceback."
@@ -301,6 +364,24 @@ class Lockplane(Magics, Configurable):
             )
         return url
 
+    def _preflight_url(self, explicit: str | None) -> str | None:
+        """The replica the data preflight reads: the option, %config, then the environment."""
+        from lockplane.preflight import preflight_url
+
+        return preflight_url(explicit or self.preflight_url or None)
+
+    def _sample_rows(self, args: argparse.Namespace) -> int:
+        """--shadow-sample N; sampling reads the connected database, so it needs one."""
+        rows = int(getattr(args, "shadow_sample", 0) or 0)
+        if rows < 0:
+            raise UsageError(f"--shadow-sample {rows}: the number of rows cannot be negative")
+        if rows and self._database_or_none() is None:
+            raise UsageError(
+                "--shadow-sample copies rows of the connected database: "
+                "run `%lockplane connect URL` first"
+            )
+        return rows
+
     def _schema(self, source: str, ns: Names) -> Schema:
         """A Schema from a variable, a postgresql:// URL, or a JSON/.sql file."""
         from lockplane import Schema, introspect_url, load_schema
@@ -392,7 +473,7 @@ class Lockplane(Magics, Configurable):
             )
         current = self._schema(args.source, ns) if args.source else introspect_url(self._database())
         desired = self._cell_schema(cell or "") if has_body else self._schema(args.target, ns)
-        self.last_plan = make_plan(current, desired)
+        self.last_plan = make_plan(current, desired, online=not args.no_online)
         return self.last_plan
 
     def _cmd_diff(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Any:
@@ -406,10 +487,17 @@ class Lockplane(Magics, Configurable):
 
         plan = self._plan(args.plan, ns, self.last_plan)
         target = self._database_or_none()
+        sample = self._sample_rows(args)
         current = plan.source if plan.source is not None else introspect_url(self._database())
         shadow = Shadow(self._shadow(), target_url=target)
         try:
-            proof = prove(plan, current, shadow)
+            proof = prove(
+                plan,
+                current,
+                shadow,
+                sample_from=self._database() if sample else None,
+                sample_rows=sample,
+            )
         except ShadowMismatch as exc:  # a failed proof is a result to show, not an error
             proof = exc.report if isinstance(exc.report, ShadowReport) else ShadowReport()
             if not proof.checks or proof.ok:
@@ -426,9 +514,35 @@ class Lockplane(Magics, Configurable):
         def applied(result: Any) -> None:
             self.last_applied = plan  # what `%lockplane rollback` undoes by default
 
+        options = {
+            name: getattr(args, name)
+            for name in ("lock_timeout", "statement_timeout", "retry_budget")
+            if getattr(args, name, None) is not None
+        }
         return ReviewPanel(
-            plan, database_url=self._database(), shadow_url=self._shadow(), on_applied=applied
+            plan,
+            database_url=self._database(),
+            shadow_url=self._shadow(),
+            on_applied=applied,
+            apply_options=options,
+            shadow_sample=self._sample_rows(args),
+            preflight_url=self._preflight_url(args.preflight_url),
         )
+
+    def _cmd_preflight(self, args: argparse.Namespace, cell: str | None, ns: Names) -> pd.DataFrame:
+        """Only the read-only data checks (no lock, no shadow, no apply): what would stop an
+        apply, asked before there is one. Every check is a row, passed and failed; the line
+        printed above says which database answered."""
+        from lockplane.preflight import preflight_plan
+
+        plan = self._plan(args.plan, ns, self.last_plan)
+        if args.timeout <= 0:
+            raise UsageError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
+        database = self._database()
+        replica = self._preflight_url(args.preflight_url)
+        report = preflight_plan(plan, database, timeout=args.timeout, replica_url=replica)
+        print(render.preflight_summary(report, describe_url(replica or database)))
+        return render.preflight_frame(report, failures_only=False)
 
     def _cmd_rollback(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Plan:
         """The plan's generated reverse; for a plan without reverse steps that still carries
@@ -478,7 +592,15 @@ def _embedded_urls() -> tuple[str, str]:
 
 
 def _html_formatters(magics: Lockplane) -> dict[type, Any]:
-    from lockplane import ApplyResult, Diff, Plan, SafetyReport, Schema, ShadowReport
+    from lockplane import (
+        ApplyResult,
+        Diff,
+        Plan,
+        PreflightReport,
+        SafetyReport,
+        Schema,
+        ShadowReport,
+    )
 
     return {
         Schema: lambda s: render.schema_html(s, limit=magics.display_limit),
@@ -487,12 +609,21 @@ def _html_formatters(magics: Lockplane) -> dict[type, Any]:
         SafetyReport: render.safety_html,
         ShadowReport: render.shadow_html,
         ApplyResult: render.apply_html,
+        PreflightReport: render.preflight_html,
     }
 
 
 def _text_formatters() -> dict[type, Any]:
     """Readable text/plain: a pydantic or dataclass repr of these objects runs to pages."""
-    from lockplane import ApplyResult, Diff, Plan, SafetyReport, Schema, ShadowReport
+    from lockplane import (
+        ApplyResult,
+        Diff,
+        Plan,
+        PreflightReport,
+        SafetyReport,
+        Schema,
+        ShadowReport,
+    )
 
     def pretty(to_text: Any) -> Any:
         return lambda obj, p, cycle: p.text(to_text(obj))
@@ -504,6 +635,7 @@ def _text_formatters() -> dict[type, Any]:
         SafetyReport: pretty(lambda r: r.text().rstrip("\n")),
         ShadowReport: pretty(render.shadow_text),
         ApplyResult: pretty(render.apply_text),
+        PreflightReport: pretty(render.preflight_text),
     }
 
 

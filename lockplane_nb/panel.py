@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from traitlets import Unicode
@@ -24,6 +24,7 @@ from lockplane import (
     ApplyResult,
     LockplaneError,
     Plan,
+    PreflightReport,
     SafetyReport,
     Shadow,
     ShadowReport,
@@ -35,9 +36,22 @@ from lockplane import (
 # Not `from lockplane import diff`: once the submodule `lockplane.diff` is imported, that name
 # resolves to the module, not the function (the package's lazy exports share names with modules).
 from lockplane.diff import diff as schema_diff
+from lockplane.errors import PreflightFailed
 from lockplane.executor import check_drift  # not exported yet; apply_plan runs the same check
 
-from .render import css, diff_html, plan_html, rollback_html, safety_html, shadow_html
+from .render import (
+    css,
+    diff_html,
+    plan_html,
+    preflight_frame,
+    preflight_html,
+    rollback_html,
+    safety_html,
+    shadow_html,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATES = ("reviewing", "validating", "validated", "failed", "applying", "applied")
 
@@ -117,12 +131,23 @@ class ReviewPanel(widgets.VBox):
         database_url: str,
         shadow_url: str,
         on_applied: Callable[[ApplyResult], None] | None = None,
+        apply_options: dict[str, Any] | None = None,
+        shadow_sample: int = 0,
+        preflight_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         """`on_applied` is called once after a successful apply, so the magic can remember the
-        applied plan (for `%lockplane rollback`) without the panel knowing about the magic."""
+        applied plan (for `%lockplane rollback`) without the panel knowing about the magic.
+        `apply_options` go to apply_plan as they are (lock_timeout, statement_timeout,
+        retry_budget). `shadow_sample` rows per table of the database are copied into the shadow
+        before each proof; `preflight_url` is a replica the data preflight reads instead."""
         self.plan = plan
+        self.shadow_sample = shadow_sample
+        self.preflight_url = preflight_url
+        self.preflight_report: PreflightReport | None = None  # set by Apply
+        self.preflight_frame: pd.DataFrame | None = None  # its failing checks, when it failed
         self.on_applied = on_applied
+        self.apply_options = dict(apply_options or {})
         self.database_url = database_url
         self.shadow_url = shadow_url
         self.result: ApplyResult | None = None
@@ -244,7 +269,11 @@ class ReviewPanel(widgets.VBox):
             current = introspect_url(self.database_url)
             check_drift(self.plan, current)
             report = prove(
-                self.plan, current, Shadow(self.shadow_url, target_url=self.database_url)
+                self.plan,
+                current,
+                Shadow(self.shadow_url, target_url=self.database_url),
+                sample_from=self.database_url if self.shadow_sample else None,
+                sample_rows=self.shadow_sample,
             )
         except LockplaneError as exc:
             self.shadow_report = None
@@ -279,7 +308,15 @@ class ReviewPanel(widgets.VBox):
                 shadow_url=self.shadow_url,
                 allow_destructive=self.needs_confirm and self.confirm.value,
                 progress=self._on_progress,
+                on_retry=self._on_retry,
+                preflight_url=self.preflight_url,
+                shadow_sample=self.shadow_sample,
+                **self.apply_options,
             )
+        except PreflightFailed as exc:
+            self._fail(str(exc))
+            self._show_preflight(exc.report)
+            return
         except LockplaneError as exc:
             self._fail(str(exc))
             return
@@ -288,6 +325,7 @@ class ReviewPanel(widgets.VBox):
             raise
         self.result = result
         self.shadow_report = result.shadow
+        self.preflight_report = result.preflight
         if result.shadow.checks:
             self.shadow_tab.value = shadow_html(result.shadow, style=False)
         self.progress.value, self.progress.bar_style = self.progress.max, "success"
@@ -306,10 +344,23 @@ class ReviewPanel(widgets.VBox):
         if self.on_applied is not None:
             self.on_applied(result)
 
+    def _on_retry(self, retry: Any) -> None:
+        """A step is waiting for a lock: say who is in the way while the apply waits."""
+        self._set_state("applying", retry.text())
+
     def _on_progress(self, number: int, total: int, description: str) -> None:
         """apply_plan reports each step before running it, so `number - 1` steps are done."""
         self.progress.value = min(number - 1, self.progress.max)
         self._set_state("applying", f"step {number}/{total}: {description}")
+
+    def _show_preflight(self, report: object) -> None:
+        """Below the failure message, the rows in the way as a table; the same rows stay
+        available as a DataFrame in `panel.preflight_frame`."""
+        if not isinstance(report, PreflightReport):
+            return
+        self.preflight_report = report
+        self.preflight_frame = preflight_frame(report)
+        self.outcome.value += preflight_html(report, style=False)
 
     def _fail(self, message: str) -> None:
         """Failed: one line in the status, the whole message in the outcome; Apply stays off

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from lockplane.executor import ApplyResult
     from lockplane.ledger import LedgerEntry
     from lockplane.model import Index, Schema, Table
+    from lockplane.observe import StepObservation
     from lockplane.plan import Hazard, Plan, Step
+    from lockplane.preflight import PreflightCheck, PreflightReport
     from lockplane.proof import ShadowReport
     from lockplane.safety import SafetyReport
 
@@ -82,6 +84,7 @@ _CSS = f"""
 .lp-sev-error {{ background: rgba(248, 81, 73, 0.25); border-color: rgba(248, 81, 73, 0.7); }}
 .lp-sev-warning {{ background: rgba(210, 153, 34, 0.25);
   border-color: rgba(210, 153, 34, 0.7); }}
+.lp-sev-info {{ background: rgba(56, 139, 253, 0.08); border-color: rgba(56, 139, 253, 0.35); }}
 .lp-lock {{ background: rgba(56, 139, 253, 0.15); border-color: rgba(56, 139, 253, 0.5); }}
 .lp-flag {{ background: rgba(137, 87, 229, 0.15); border-color: rgba(137, 87, 229, 0.5); }}
 .lp-root ul.lp-hazards {{ list-style: none; margin: 2px 0; padding: 0; }}
@@ -204,11 +207,23 @@ def _badge(text: str, cls: str, title: str | None = None) -> str:
     return f'<span class="lp-badge {cls}"{tip}>{escape(text)}</span>'
 
 
+def _rule_label(h: Hazard) -> str:
+    from lockplane.safety import rule_label
+
+    return rule_label(h)
+
+
 def _hazards_html(hazards: Iterable[Hazard]) -> str:
-    items = [
-        f"<li>{_badge(h.code, f'lp-sev-{h.severity}', h.severity)} {escape(h.message)}</li>"
-        for h in hazards
-    ]
+    """Each hazard as a badge with its rule code (its rule's name, category and severity in the
+    tooltip) and its message."""
+    from lockplane.rules import BY_CODE
+
+    items = []
+    for h in hazards:
+        rule = BY_CODE.get(h.rule or "")
+        label = rule.code if rule else h.code
+        tip = f"{rule.name} · {h.code} · {h.severity}" if rule else h.severity
+        items.append(f"<li>{_badge(label, f'lp-sev-{h.severity}', tip)} {escape(h.message)}</li>")
     return f'<ul class="lp-hazards">{"".join(items)}</ul>' if items else ""
 
 
@@ -532,8 +547,9 @@ def _strongest_lock(plan: Plan) -> str | None:
 
 
 def _hazard_counts(hazards: Sequence[Hazard]) -> tuple[int, int]:
+    """Errors and warnings; info-level design advice is not a hazard to count."""
     errors = sum(1 for h in hazards if h.severity == "error")
-    return errors, len(hazards) - errors
+    return errors, sum(1 for h in hazards if h.severity == "warning")
 
 
 def plan_summary(plan: Plan) -> str:
@@ -559,7 +575,8 @@ def plan_summary(plan: Plan) -> str:
 
 
 def _step_html(number: int, step: Step, show_rollback: bool) -> str:
-    severity = "error" if step.blocking else "warning" if step.hazards else "ok"
+    concerns = [h for h in step.hazards if h.severity != "info"]
+    severity = "error" if step.blocking else "warning" if concerns else "ok"
     badges = []
     if step.lock:
         badges.append(_badge(step.lock, "lp-lock", "strongest lock on an existing table"))
@@ -570,7 +587,7 @@ def _step_html(number: int, step: Step, show_rollback: bool) -> str:
         f'<span class="lp-desc">{escape(step.description)}</span> {"".join(badges)}</div>'
     )
     parts = [head, sql_html(step.sql), _hazards_html(step.hazards)]
-    if step.notes and not step.hazards:
+    if step.notes and not concerns:
         notes = "".join(f"<li>{escape(n)}</li>" for n in step.notes)
         parts.append(f'<ul class="lp-notes">{notes}</ul>')
     if show_rollback:
@@ -612,7 +629,7 @@ def plan_text(plan: Plan, title: str = "Plan") -> str:
         lock = f"  [{s.lock}]" if s.lock else ""
         lines.append(f"{n}. {s.description}{lock}")
         lines += [f"   {line}" for line in s.sql.splitlines()]
-        lines += [f"   ! {h.code} ({h.severity}): {h.message}" for h in s.hazards]
+        lines += [f"   ! {_rule_label(h)} ({h.severity}): {h.message}" for h in s.hazards]
         if s.reverse_sql:
             lines.append(
                 f"   rollback: {s.reverse_sql.splitlines()[0]}"
@@ -664,14 +681,18 @@ def safety_html(report: SafetyReport, *, style: bool = True) -> str:
             f'<span class="{cls}">{v.status}</span></div>',
             _hazards_html(s.hazards),
         ]
-        facts = [f"Lock: {s.lock or 'none on existing tables'}"]
+        facts = [f"Lock: {v.lock}", f"Table rewrite: {v.rewrite}"]
+        if not s.transactional:
+            facts.append("Runs outside a transaction (CONCURRENTLY)")
+        if v.observed is not None:
+            facts.append(f"Observed on the shadow: {v.observed}")
         if s.reverse_sql is None:
             facts.append("Reversible: unknown (the plan carries no reverse step)")
         elif not v.data_restorable:
             facts.append("Reversible: schema only (the data is not restored)")
         else:
             facts.append("Reversible: yes")
-        notes = list(s.notes if not s.hazards else ()) + facts
+        notes = list(s.notes if not v.concerns else ()) + facts
         lines.append(
             '<ul class="lp-notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
         )
@@ -696,7 +717,10 @@ def safety_html(report: SafetyReport, *, style: bool = True) -> str:
 
 
 def shadow_html(report: ShadowReport, *, style: bool = True) -> str:
-    """Each shadow check with ✓ (proved), ✗ (disproved) or – (could not check) and its detail."""
+    """Each shadow check with ✓ (proved), ✗ (disproved) or – (could not check) and its detail,
+    then what each step was observed doing beside what the rules claimed. A contradiction is a
+    bug in Lockplane's rules, so it leads the output in the error style instead of hiding in
+    a table row."""
     if not report.checks:
         body = '<div class="lp-head">Shadow proof</div><div class="lp-empty">No checks ran.</div>'
         return _root("shadow", body, style)
@@ -710,10 +734,51 @@ def shadow_html(report: ShadowReport, *, style: bool = True) -> str:
         items.append(f"<li>{_mark(c.passed)}{escape(c.name)}{detail}</li>")
     verdict = "passed" if report.ok else "FAILED"
     head = f'<div class="lp-head">Shadow proof: {verdict}</div>'
-    return _root("shadow", head + f'<ul class="lp-checks">{"".join(items)}</ul>', style)
+    body = head + _contradictions_html(report.contradictions)
+    body += f'<ul class="lp-checks">{"".join(items)}</ul>'
+    body += _observations_html("Observed on the shadow: plan", report.observations)
+    body += _observations_html("Observed on the shadow: rollback", report.rollback_observations)
+    return _root("shadow", body, style)
+
+
+def _contradictions_html(messages: list[str]) -> str:
+    if not messages:
+        return ""
+    n = len(messages)
+    head = (
+        f'<div class="lp-fail">{_mark(False)}<b>{n} Lockplane bug{"s" if n != 1 else ""}</b>: '
+        "the shadow contradicts the static rules (the observed facts are the truth)</div>"
+    )
+    lines = "".join(
+        f'<li><span class="lp-badge lp-sev-error">LOCKPLANE BUG</span>'
+        f'<span class="lp-fail">{escape(m)}</span></li>'
+        for m in messages
+    )
+    return f'<div class="lp-step lp-step-error">{head}<ul class="lp-hazards">{lines}</ul></div>'
+
+
+def _observations_html(title: str, observations: Sequence[StepObservation]) -> str:
+    """One row per step: the rules' claim and the observed facts side by side; a step the
+    shadow contradicts gets the error badge and the row tint of an error."""
+    if not observations:
+        return ""
+    rows = []
+    for o in observations:
+        bug = '<span class="lp-badge lp-sev-error">LOCKPLANE BUG</span>' if o.contradictions else ""
+        cls = ' class="lp-drop"' if o.contradictions else ""
+        rows.append(
+            f"<tr{cls}><td>{o.number}</td><td>{escape(o.description)}</td>"
+            f"<td>{escape(o.claim())}</td><td>{bug}{escape(o.summary())}</td></tr>"
+        )
+    head = "<tr><th>#</th><th>Step</th><th>Rules claimed</th><th>Shadow observed</th></tr>"
+    return (
+        f'<div class="lp-sub">{escape(title)}</div>'
+        f'<table class="lp-grid lp-observed">{head}{"".join(rows)}</table>'
+    )
 
 
 def shadow_text(report: ShadowReport) -> str:
+    """The checks, each step's observation beside its claim, and any contradiction (report.text)."""
     return report.text() if report.checks else "Shadow proof: no checks ran"
 
 
@@ -741,6 +806,100 @@ def apply_text(result: ApplyResult) -> str:
     if not result.verified:
         lines.append("warning: the database does not read back exactly as the shadow did")
     return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------- preflight
+
+PREFLIGHT_COLUMNS = ["step", "check", "rows", "examples"]
+PREFLIGHT_ALL_COLUMNS = ["step", "check", "result", "rows", "examples"]
+
+
+def _preflight_check(c: PreflightCheck) -> str:
+    """What the check looks for, as a noun phrase: "rows with NULL in users.email"."""
+    return f"{c.unit}s {c.what}"
+
+
+def _preflight_result(c: PreflightCheck) -> str:
+    if c.passed is None:
+        return f"not checked ({c.detail})" if c.detail else "not checked"
+    return "passed" if c.passed else "FAILED"
+
+
+def preflight_frame(report: PreflightReport, *, failures_only: bool = True) -> pd.DataFrame:
+    """The preflight as a DataFrame: one row per failing check (step, check, rows, examples),
+    or with `failures_only=False` one per check with its result. `rows` is the number of rows
+    (or groups) in the way, <NA> when unknown; `examples` their keys, comma-separated."""
+    import pandas as pd
+
+    checks = report.failures if failures_only else report.checks
+    columns = PREFLIGHT_COLUMNS if failures_only else PREFLIGHT_ALL_COLUMNS
+    data = [
+        {
+            "step": c.step,
+            "check": _preflight_check(c),
+            "result": _preflight_result(c),
+            "rows": c.count,
+            "examples": ", ".join(c.examples),
+        }
+        for c in checks
+    ]
+    frame = pd.DataFrame(data, columns=columns)
+    frame["rows"] = frame["rows"].astype("Int64")
+    return frame
+
+
+def preflight_html(report: PreflightReport, *, style: bool = True) -> str:
+    """The preflight's verdict, which database answered, and its checks as a table (the failing
+    ones first, since they are what stopped the apply)."""
+    asked = f' <span class="lp-muted">({escape(report.asked())})</span>' if report.asked() else ""
+    if report.skipped:
+        head = f'<div class="lp-head">Data preflight: skipped{asked}</div>'
+        body = f'<div class="lp-empty">{escape(report.skipped)}</div>'
+        return _root("preflight", head + body, style)
+    if not report.checks:
+        head = f'<div class="lp-head">Data preflight: passed{asked}</div>'
+        body = '<div class="lp-empty">No step depends on existing rows.</div>'
+        return _root("preflight", head + body, style)
+    verdict = "passed" if report.ok else "FAILED"
+    head = f'<div class="lp-head">Data preflight: {verdict}{asked}</div>'
+    ordered = sorted(report.checks, key=lambda c: {False: 0, None: 1, True: 2}[c.passed])
+    table = _table(
+        PREFLIGHT_ALL_COLUMNS,
+        (
+            [
+                c.step,
+                _preflight_check(c),
+                f"{CHECK_MARKS[c.passed]} {_preflight_result(c)}",
+                c.count,
+                ", ".join(c.examples),
+            ]
+            for c in ordered
+        ),
+        row_classes=("lp-drop" if c.passed is False else "" for c in ordered),
+    )
+    return _root("preflight", head + table, style)
+
+
+def preflight_text(report: PreflightReport) -> str:
+    return "Data preflight:\n" + report.text()
+
+
+def preflight_summary(report: PreflightReport, where: str) -> str:
+    """One line over `%lockplane preflight`'s table: which database answered, and the verdict."""
+    head = f"Data preflight on {where}"
+    if report.replica:
+        head += " (replica)"
+    if report.skipped:
+        return f"{head}: skipped: {report.skipped}"
+    if not report.checks:
+        return f"{head}: no step depends on existing rows"
+    failed = len(report.failures)
+    unknown = sum(1 for c in report.checks if c.passed is None)
+    passed = len(report.checks) - failed - unknown
+    parts = [f"{passed} passed", f"{failed} FAILED" if failed else "0 failed"]
+    if unknown:
+        parts.append(f"{unknown} not checked")
+    return f"{head}: {_plural(len(report.checks), 'check')}: " + ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------------- history

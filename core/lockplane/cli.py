@@ -63,6 +63,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = make_plan(
         source,
         load_schema(args.target, shadow=args.shadow_database),
+        online=not args.no_online,
     )
     code = EXIT_OK
     if args.validate:
@@ -88,16 +89,30 @@ def _rehearse(
 ) -> tuple[ShadowReport | None, bool]:
     """Prove the plan on the shadow when one is configured, so the report can show what each
     step really locks and rewrites; without one the report is the static rules alone."""
-    from .db import shadow_url
+    from .db import is_url, shadow_url
     from .errors import ShadowMismatch
     from .proof import prove
     from .shadow import Shadow
     from .sources import shadow_configured
 
+    if args.shadow_sample and not shadow_configured(args.shadow_database):
+        raise InputError(
+            "--shadow-sample",
+            "needs a shadow database: pass --shadow-database or set SHADOW_DATABASE_URL",
+        )
     if plan.is_empty or not shadow_configured(args.shadow_database):
         return None, True
     try:
-        return prove(plan, source, Shadow(shadow_url(args.shadow_database))), True
+        sample_from = args.source if args.shadow_sample else None
+        if sample_from is not None and not is_url(sample_from):
+            raise InputError(
+                "--shadow-sample",
+                "needs --from to be a postgresql:// URL: the rows are read from it",
+            )
+        shadow = Shadow(shadow_url(args.shadow_database), target_url=sample_from)
+        return prove(
+            plan, source, shadow, sample_from=sample_from, sample_rows=args.shadow_sample
+        ), True
     except ShadowMismatch as exc:
         sys.stderr.write(f"lockplane: error: {exc}\n")
         return exc.report, False
@@ -147,7 +162,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from .db import database_url, mask_url, shadow_url
     from .executor import apply_plan
     from .loader import load_plan_file
+    from .preflight import preflight_url
     from .safety import SafetyReport
+    from .units import Retry
 
     plan = load_plan_file(args.plan)
     url = database_url(args.database)
@@ -166,15 +183,23 @@ def cmd_apply(args: argparse.Namespace) -> int:
     def progress(n: int, total: int, description: str) -> None:
         sys.stderr.write(f"[{n}/{total}] {description}\n")
 
+    def waited(retry: Retry) -> None:
+        sys.stderr.write(f"  {retry.text()}\n")
+
     result = apply_plan(
         plan,
         url,
         shadow_url=shadow_url(args.shadow_database),
         allow_destructive=args.allow_destructive,
         lock_timeout=args.lock_timeout,
+        statement_timeout=args.statement_timeout,
+        retry_budget=args.retry_budget,
         progress=progress,
+        on_retry=waited,
         preflight=args.preflight,
         preflight_timeout=args.preflight_timeout,
+        preflight_url=preflight_url(args.preflight_url),
+        shadow_sample=args.shadow_sample,
     )
     if result.preflight is not None:
         sys.stderr.write("Data preflight:\n" + result.preflight.text() + "\n")
@@ -182,6 +207,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     print(f"{result.message} on {mask_url(url)} (ledger entry {result.ledger_id})")
     if not result.verified:
         sys.stderr.write("warning: the database does not read back exactly as the shadow did\n")
+    for warning in result.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     return EXIT_OK
 
 
@@ -254,6 +281,17 @@ def cmd_version(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _row_count(text: str) -> int:
+    """A number of rows: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors exit 2 with one line, like every other input error."""
 
@@ -307,6 +345,20 @@ def build_parser() -> argparse.ArgumentParser:
         "configured); exit 1 if unsafe",
     )
     p.add_argument(
+        "--no-online",
+        action="store_true",
+        help="plain forms instead of online ones (no CONCURRENTLY index builds, no NOT VALID + "
+        "VALIDATE): fewer steps, all in one transaction, but blocking locks while they scan",
+    )
+    p.add_argument(
+        "--shadow-sample",
+        type=_row_count,
+        default=0,
+        metavar="N",
+        help="with --validate and a URL as --from: copy up to N rows per table of it into the "
+        "shadow first, so steps that depend on the data are tried",
+    )
+    p.add_argument(
         "--output", "-o", metavar="FILE", help="write the plan to FILE instead of stdout"
     )
     p.add_argument("--shadow-database", metavar="URL", help=shadow_help)
@@ -340,7 +392,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply steps whose hazards are errors (data loss)",
     )
     p.add_argument(
-        "--lock-timeout", default="5s", help="how long a step may wait for a lock (default 5s)"
+        "--lock-timeout",
+        default="2s",
+        metavar="DURATION",
+        help="how long one try of a step may wait in a lock queue, where it makes every later "
+        "query on the table wait too (default 2s)",
+    )
+    p.add_argument(
+        "--statement-timeout",
+        default="1min",
+        metavar="DURATION",
+        help="how long a step may hold locks that block reads or writes (default 1min; 0 for "
+        "none); steps that let reads and writes through, such as CREATE INDEX CONCURRENTLY, "
+        "have none",
+    )
+    p.add_argument(
+        "--retry-budget",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long the apply may keep retrying steps that could not get their locks before "
+        "it stops and undoes what it did (default 30)",
     )
     p.add_argument(
         "--preflight-timeout",
@@ -355,6 +427,20 @@ def build_parser() -> argparse.ArgumentParser:
         dest="preflight",
         action="store_false",
         help="skip the read-only checks of existing rows before apply",
+    )
+    p.add_argument(
+        "--preflight-url",
+        metavar="URL",
+        help="run the read-only data checks on this replica instead of the target "
+        "(default $LOCKPLANE_PREFLIGHT_URL)",
+    )
+    p.add_argument(
+        "--shadow-sample",
+        type=_row_count,
+        default=0,
+        metavar="N",
+        help="copy up to N rows per table of the target (read-only, foreign keys kept whole) "
+        "into the shadow before proving the plan, so steps that depend on the data are tried",
     )
 
     p = add("rules", cmd_rules, "List the safety rules: code, what each catches, the safer way.")

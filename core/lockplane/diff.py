@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .changes.base import Change
-from .changes.column import column_changes
+from .changes.column import AlterColumnType, column_changes
 from .changes.constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex
 from .changes.ddl import Constraint
 from .changes.objects import (
@@ -42,7 +42,17 @@ from .changes.table import (
     core,
 )
 from .errors import PlanError
-from .model import Enum, Extension, ForeignKey, Index, PrimaryKey, Schema, Table, UniqueConstraint
+from .model import (
+    Enum,
+    Extension,
+    ForeignKey,
+    Index,
+    PrimaryKey,
+    Schema,
+    SequenceOwner,
+    Table,
+    UniqueConstraint,
+)
 from .sqlnames import obj
 
 T = TypeVar("T")
@@ -222,16 +232,25 @@ def _enums(old: Schema, new: Schema) -> tuple[list[Change], set[tuple[str, str, 
     return out, owned
 
 
+def _missing(schema: Schema, owner: SequenceOwner | None) -> bool:
+    """Whether an owning column's table is absent from `schema` (so there is none to lock)."""
+    return owner is not None and schema.table(owner.schema_, owner.table) is None
+
+
 def _sequences(old: Schema, new: Schema) -> list[Change]:
     d = diff_kind(_by(old.sequences, _qualified), _by(new.sequences, _qualified))
     out: list[Change] = []
     for s in d.added:
         out.append(CreateSequence(s.model_copy(update={"owned_by": None})))
         if s.owned_by is not None:
-            out.append(SetSequenceOwner(s, None, s.owned_by))
+            out.append(
+                SetSequenceOwner(s, None, s.owned_by, new_owner_table=_missing(old, s.owned_by))
+            )
     for s in d.dropped:
         if s.owned_by is not None:
-            out.append(SetSequenceOwner(s, s.owned_by, None))
+            out.append(
+                SetSequenceOwner(s, s.owned_by, None, old_owner_dropped=_missing(new, s.owned_by))
+            )
         out.append(DropSequence(s.model_copy(update={"owned_by": None})))
     for o, n in d.altered:
         bare_o, bare_n = (
@@ -241,7 +260,15 @@ def _sequences(old: Schema, new: Schema) -> list[Change]:
         if bare_o != bare_n:
             out.append(AlterSequence(bare_o, bare_n))
         if o.owned_by != n.owned_by:
-            out.append(SetSequenceOwner(bare_n, o.owned_by, n.owned_by))
+            out.append(
+                SetSequenceOwner(
+                    bare_n,
+                    o.owned_by,
+                    n.owned_by,
+                    new_owner_table=_missing(old, n.owned_by),
+                    old_owner_dropped=_missing(new, o.owned_by),
+                )
+            )
     return out
 
 
@@ -275,8 +302,18 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
             AddConstraint(t, c, new_table=True, referenced_new=_references(c) in created)
             for c in attached(t)
         ]
+    dropped = {(t.schema_, t.name) for t in d.dropped}
     for t in d.dropped:
-        out += [DropConstraint(t, c, incidental=True) for c in attached(t)]
+        out += [
+            DropConstraint(
+                t,
+                c,
+                incidental=True,
+                table_dropped=True,
+                referenced_dropped=_references(c) in dropped,
+            )
+            for c in attached(t)
+        ]
         out += [DropIndex(t, i, table_dropped=True) for i in t.indexes]
         out.append(DropTable(core(t)))
 
@@ -293,19 +330,55 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
             rekeyed.add((o.schema_, o.name))
 
     for o, n in pairs:
-        out += _table_changes(o, n, rekeyed, enum_defaults)
+        out += _table_changes(o, n, rekeyed, enum_defaults, created)
     # Unchanged tables whose foreign keys point at a rebuilt key.
     unchanged = [t for t in old.tables if new.table(t.schema_, t.name) == t]
     for t in unchanged:
         for fk in t.foreign_keys:
             if (fk.referenced_schema, fk.referenced_table) in rekeyed:
                 out += [DropConstraint(t, fk, incidental=True), AddConstraint(t, fk)]
+    return _link_foreign_keys(out, old)
+
+
+def _link_foreign_keys(changes: list[Change], old: Schema) -> list[Change]:
+    """Give each column type change the tables at the other end of the foreign keys on that
+    column that the plan keeps in place (the ones it drops go before the type change)."""
+    dropped = {
+        (c.table.schema_, c.table.name, c.before.name)
+        for c in changes
+        if isinstance(c, DropConstraint) and isinstance(c.before, ForeignKey)
+    }
+    kept = [
+        (t, fk)
+        for t in old.tables
+        for fk in t.foreign_keys
+        if (t.schema_, t.name, fk.name) not in dropped
+    ]
+    out: list[Change] = []
+    for c in changes:
+        if isinstance(c, AlterColumnType):
+            here, column = (c.table.schema_, c.table.name), c.after.name
+            linked: list[str] = []
+            for t, fk in kept:
+                far = (fk.referenced_schema, fk.referenced_table)
+                if (t.schema_, t.name) == here and column in fk.columns:
+                    linked.append(obj(*far).as_string(None))
+                if far == here and column in fk.referenced_columns:
+                    linked.append(obj(t.schema_, t.name).as_string(None))
+            own = obj(*here).as_string(None)
+            c = replace(c, linked=tuple(n for n in dict.fromkeys(linked) if n != own))
+        out.append(c)
     return out
 
 
 def _table_changes(
-    o: Table, n: Table, rekeyed: set[tuple[str, str]], enum_defaults: set[tuple[str, str, str]]
+    o: Table,
+    n: Table,
+    rekeyed: set[tuple[str, str]],
+    enum_defaults: set[tuple[str, str, str]],
+    created: set[tuple[str, str]],
 ) -> list[Change]:
+    """`created`: the tables this plan creates (a foreign key to one locks nothing that exists)."""
     out: list[Change] = []
     cols = diff_kind(_by(o.columns, lambda c: c.name), _by(n.columns, lambda c: c.name))
     dropped_types = {c.type: c.name for c in cols.dropped}
@@ -316,10 +389,13 @@ def _table_changes(
         out += column_changes(core(n), co, cn, default_done=default_done)
 
     cd = diff_kind(_constraints(o), _constraints(n))
-    out += [AddConstraint(core(n), c) for c in cd.added]
+    out += [AddConstraint(core(n), c, referenced_new=_references(c) in created) for c in cd.added]
     out += [DropConstraint(core(o), c) for c in cd.dropped]
     for co, cn in cd.altered:
-        out += [DropConstraint(core(o), co, incidental=True), AddConstraint(core(n), cn)]
+        out += [
+            DropConstraint(core(o), co, incidental=True),
+            AddConstraint(core(n), cn, referenced_new=_references(cn) in created),
+        ]
     # Foreign keys that did not change but reference a key rebuilt by this plan.
     changed = (
         {c.name for c in cd.added} | {c.name for c in cd.dropped} | {c.name for c, _ in cd.altered}

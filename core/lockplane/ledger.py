@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,13 +62,30 @@ def record(
     duration_ms: int,
     outcome: str,
     error: str | None = None,
+    step_outcomes: Sequence[str] | None = None,
+    step_waits: Sequence[int] | None = None,
 ) -> int:
-    """Write one entry in the connection's current transaction; returns its id."""
+    """Write one entry in the connection's current transaction; returns its id.
+
+    `step_outcomes` says what became of each step ("applied", "failed", "rolled back",
+    "undone", "still applied", "not run") and `step_waits` how many times each waited for a
+    lock; both go into the step's entry in `steps`, since a run that stopped half-way is only
+    understood step by step (and the jsonb column needs no migration for it)."""
     conn.execute(_CREATE.encode())
-    steps: list[dict[str, Any]] = [
-        {"description": s.description, "sql": s.sql, "reverse_sql": s.reverse_sql}
-        for s in plan.steps
-    ]
+    steps: list[dict[str, Any]] = []
+    for n, s in enumerate(plan.steps):
+        entry: dict[str, Any] = {
+            "description": s.description,
+            "sql": s.sql,
+            "reverse_sql": s.reverse_sql,
+        }
+        if not s.transactional:
+            entry["transactional"] = False
+        if step_outcomes is not None:
+            entry["outcome"] = step_outcomes[n]
+        if step_waits is not None and step_waits[n]:
+            entry["lock_waits"] = step_waits[n]
+        steps.append(entry)
     row = conn.execute(
         "INSERT INTO lockplane.migrations (started_at, duration_ms, os_user, source_fingerprint, "
         "target_fingerprint, outcome, error, steps) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "

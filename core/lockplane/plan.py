@@ -70,9 +70,20 @@ class Step(Model):
     description: str = Field(min_length=1)
     sql: str = Field(min_length=1)
     reverse_sql: str | None = Field(
-        None, description="SQL that undoes this step; null when the plan was not generated here."
+        None,
+        description="SQL that undoes this step (only a comment when there is nothing to undo, "
+        "as after VALIDATE CONSTRAINT); null when the plan was not generated here.",
     )
-    transactional: bool = True
+    transactional: bool = Field(
+        True,
+        description="false: Postgres refuses the statement in a transaction block (CONCURRENTLY), "
+        "so the step runs alone, in autocommit; it is then a single statement.",
+    )
+    own_transaction: bool = Field(
+        False,
+        description="Runs in a transaction of its own (a long step under a weak lock, such as "
+        "VALIDATE CONSTRAINT): the strong locks of earlier steps are released before it scans.",
+    )
     lock: LockMode | None = Field(None, description="Strongest table lock the step takes.")
     tables: tuple[str, ...] = Field(
         (),
@@ -86,6 +97,11 @@ class Step(Model):
     )
     reverse_description: str | None = None
     reverse_lock: LockMode | None = None
+    reverse_tables: tuple[str, ...] | None = Field(
+        None,
+        description="Tables that exist before the rollback and that the reverse step locks; "
+        "null in older plans, whose rollback reuses `tables`.",
+    )
     reverse_hazards: tuple[Hazard, ...] = Field(
         (), description="Hazards of the reverse step, carried so a rollback is judged like a plan."
     )
@@ -128,8 +144,10 @@ class Plan(Model):
                 sql=s.reverse_sql,
                 reverse_sql=s.sql,
                 transactional=s.transactional,
+                own_transaction=s.own_transaction,
                 lock=s.reverse_lock,
-                tables=s.tables,
+                tables=s.tables if s.reverse_tables is None else s.reverse_tables,
+                reverse_tables=s.tables,
                 hazards=s.reverse_hazards,
                 reverse_hazards=s.hazards,
                 reverse_lock=s.lock,

@@ -5,11 +5,16 @@ sequences first; then drops of foreign keys, indexes and constraints that stand 
 tables, columns, constraints, indexes and foreign keys; then drops, dependents before what they
 depend on. Within a phase, changes sort by object name, so the same pair of schemas always gives
 the same plan.
+
+Online (the default), each change on an existing table that would hold a blocking lock while it
+scans or builds is then replaced, where it stands, by its online form (`changes/online.py`):
+CONCURRENTLY index builds and drops, NOT VALID + VALIDATE, SET NOT NULL through a validated check.
 """
 
 from __future__ import annotations
 
 from .changes.base import Change
+from .changes.online import online_forms
 from .diff import Diff, diff
 from .model import Schema
 from .plan import Plan
@@ -19,16 +24,25 @@ def order(changes: tuple[Change, ...] | list[Change]) -> list[Change]:
     return sorted(changes, key=lambda c: (c.phase, c.key(), c.description()))
 
 
-def plan_from_diff(d: Diff) -> Plan:
+def planned_changes(d: Diff, *, online: bool = True) -> list[Change]:
+    """The changes a plan's steps are made from, in plan order."""
+    ordered = order(d.changes)
+    if not online:
+        return ordered
+    return [form for _, forms in online_forms(ordered) for form in forms]
+
+
+def plan_from_diff(d: Diff, *, online: bool = True) -> Plan:
     return Plan(
         source_fingerprint=d.old.fingerprint(),
         target_fingerprint=d.new.fingerprint(),
-        steps=tuple(c.to_step() for c in order(d.changes)),
+        steps=tuple(c.to_step() for c in planned_changes(d, online=online)),
         source=d.old,
         target=d.new,
     )
 
 
-def make_plan(old: Schema, new: Schema) -> Plan:
-    """The plan that turns a database holding `old` into one holding `new`."""
-    return plan_from_diff(diff(old, new))
+def make_plan(old: Schema, new: Schema, *, online: bool = True) -> Plan:
+    """The plan that turns a database holding `old` into one holding `new`; `online=False` keeps
+    the plain one-statement forms (shorter plans, blocking locks while they scan or build)."""
+    return plan_from_diff(diff(old, new), online=online)

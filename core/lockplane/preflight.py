@@ -13,6 +13,7 @@ Changes on tables created by the plan are skipped: those tables are empty.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,9 +26,11 @@ from .changes.base import Change
 from .changes.column import AlterColumnType, SetNullable
 from .changes.constraint import AddConstraint, CreateIndex
 from .changes.objects import ReplaceEnum
+from .changes.online import ValidateConstraint, online_forms
 from .changes.table import AddColumn
-from .db import connect
+from .db import connect, mask_url
 from .diff import Diff, diff
+from .introspect import introspect
 from .model import CheckConstraint, ForeignKey, IndexKey, PrimaryKey, Table, UniqueConstraint
 from .plan import Plan
 from .sqlnames import Ident, obj
@@ -75,6 +78,8 @@ class PreflightCheck:
 class PreflightReport:
     checks: list[PreflightCheck] = field(default_factory=list)
     skipped: str | None = None  # why no check ran at all
+    database: str = ""  # the database asked, password masked
+    replica: bool = False  # asked a replica (preflight_url) rather than the target itself
 
     @property
     def ok(self) -> bool:
@@ -84,18 +89,25 @@ class PreflightReport:
     def failures(self) -> list[PreflightCheck]:
         return [c for c in self.checks if c.passed is False]
 
+    def asked(self) -> str:
+        """Which database answered, when it was not the target: a replica may lag behind."""
+        return f"rows counted on the replica {self.database}" if self.replica else ""
+
     def text(self) -> str:
+        where = [f"  ({self.asked()})"] if self.asked() else []
         if self.skipped:
-            return f"- data preflight skipped: {self.skipped}"
+            return "\n".join([f"- data preflight skipped: {self.skipped}", *where])
         if not self.checks:
-            return "✓ data preflight: no step depends on existing rows"
+            return "\n".join(["✓ data preflight: no step depends on existing rows", *where])
         mark = {True: "✓", False: "✗", None: "-"}
-        return "\n".join(f"{mark[c.passed]} {c.text()}" for c in self.checks)
+        return "\n".join([*(f"{mark[c.passed]} {c.text()}" for c in self.checks), *where])
 
     def failure_message(self) -> str:
         """One line per failing check, each naming its step (a notebook's status shows only the
         first line), then what it means for the database."""
         lines = [f"data preflight failed: {c.text()}" for c in self.failures]
+        if self.replica:
+            lines.append(f"The {self.asked()}.")
         return "\n".join([*lines, "Nothing was applied: the database is unchanged."])
 
     def rows(self) -> list[dict[str, Any]]:
@@ -206,21 +218,72 @@ def preflight(
     return report
 
 
-def preflight_plan(plan: Plan, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> PreflightReport:
-    """The preflight of a plan on the database at `url`; steps are named by their number."""
+def preflight_url(explicit: str | None = None) -> str | None:
+    """Where the preflight reads rows when it should spare the primary: the explicit URL, else
+    $LOCKPLANE_PREFLIGHT_URL, else None (the target itself), like DATABASE_URL in db.py."""
+    return explicit or os.environ.get("LOCKPLANE_PREFLIGHT_URL") or None
+
+
+def preflight_plan(
+    plan: Plan,
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    replica_url: str | None = None,
+) -> PreflightReport:
+    """The preflight of a plan on the database at `url`; steps are named by their number.
+
+    With `replica_url` the checks run there instead (a read replica or hot standby holding the
+    same data), so the scans never load the primary; a replica whose schema is not the plan's
+    source (it lags behind a schema change, or is another database) is skipped, not trusted.
+    """
+    asked, replica = (replica_url, True) if replica_url else (url, False)
     if plan.source is None or plan.target is None:
         return PreflightReport(
             skipped="the plan carries no source and target schemas (seed format), "
-            "so the checks cannot be derived"
+            "so the checks cannot be derived",
+            database=mask_url(asked),
+            replica=replica,
         )
-    with connect(url, autocommit=True) as conn:
-        report = preflight(conn, diff(plan.source, plan.target), timeout=timeout)
+    d = diff(plan.source, plan.target)
+    with connect(asked, autocommit=True) as conn:
+        if replica:
+            differs = diff(plan.source, introspect(conn))
+            if not differs.is_empty:
+                return PreflightReport(
+                    skipped=f"the replica {mask_url(asked)} does not hold the schema the plan "
+                    "starts from (it lags behind, or is another database): "
+                    + "; ".join(differs.summary().splitlines()[:3]),
+                    database=mask_url(asked),
+                    replica=True,
+                )
+        report = preflight(conn, d, timeout=timeout)
+    report.database, report.replica = mask_url(asked), replica
     numbers = {s.description: n for n, s in enumerate(plan.steps, 1)}
-    report.checks = [
-        replace(c, step=f"step {numbers[c.step]} ({c.step})") if c.step in numbers else c
-        for c in report.checks
-    ]
+    checking = {
+        change.description(): _checking_step(forms) for change, forms in online_forms(d.changes)
+    }
+
+    def step_of(name: str) -> str:
+        """The plan step that would fail: in an online plan, the one that checks the rows
+        (VALIDATE, the concurrent build); in a plan made with --no-online, the change itself."""
+        for candidate in (checking.get(name), name):
+            if candidate in numbers:
+                return f"step {numbers[candidate]} ({candidate})"
+        return name
+
+    report.checks = [replace(c, step=step_of(c.step)) for c in report.checks]
     return report
+
+
+def _checking_step(forms: list[Change]) -> str | None:
+    """Of a change's online forms, the one that reads the existing rows."""
+    for form in forms:
+        if isinstance(form, ValidateConstraint) or (
+            isinstance(form, CreateIndex) and form.after.unique
+        ):
+            return form.description()
+    return None
 
 
 def _run(conn: psycopg.Connection, probe: _Probe, timeout: float) -> PreflightCheck:

@@ -3,6 +3,13 @@
 Nothing touches the real database until the shadow has shown that the plan turns the current
 schema into the target and that the rollback turns it back; this module holds that rehearsal
 and its report, so the executor, the CLI's `plan --validate` and the notebook share one proof.
+
+Each step runs on its own (in its own transaction, or in autocommit when it cannot run in one)
+under an observer (observe.py), so the report also says what each step really locked and
+rewrote. A failed step leaves the earlier ones committed on the shadow; that is harmless, since
+the shadow is reset before every run. Where the observed facts contradict a step's static
+claims, the report says so as a bug in Lockplane's rules; it does not fail the proof, because
+the observation is the truth and the plan itself is fine.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ from .diff import diff
 from .errors import LockplaneError, ShadowMismatch
 from .introspect import introspect
 from .model import Schema
-from .plan import Plan
-from .shadow import Shadow, run_steps
+from .observe import Observer, StepObservation
+from .plan import Plan, Step
+from .shadow import Shadow
 
 
 @dataclass(frozen=True)
@@ -30,31 +38,95 @@ class Check:
 class ShadowReport:
     checks: list[Check] = field(default_factory=list)
     reached: Schema | None = None  # what the plan produced on the shadow
+    observations: list[StepObservation] = field(default_factory=list)
+    rollback_observations: list[StepObservation] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """Contradictions do not count: they are Lockplane's bugs, not the plan's."""
         return all(c.passed is not False for c in self.checks)
+
+    @property
+    def contradictions(self) -> list[str]:
+        """Static claims (lock, locked tables, rewrite) that the shadow run disproved."""
+        return [
+            message
+            for o in (*self.observations, *self.rollback_observations)
+            for message in o.contradictions
+        ]
 
     def add(self, name: str, passed: bool | None, detail: str = "") -> None:
         self.checks.append(Check(name, passed, detail))
 
     def text(self) -> str:
         mark = {True: "✓", False: "✗", None: "-"}
-        return "\n".join(
+        lines = []
+        bugs = self.contradictions
+        if bugs:
+            lines.append(
+                f"!! {len(bugs)} LOCKPLANE BUG{'S' if len(bugs) != 1 else ''}: the shadow "
+                "contradicts the static rules (the observed facts below are the truth)"
+            )
+            lines += [f"!! {message}" for message in bugs]
+        lines += [
             f"{mark[c.passed]} {c.name}" + (f": {c.detail}" if c.detail else "")
             for c in self.checks
-        )
+        ]
+        for title, observed in (
+            ("Observed on the shadow, plan", self.observations),
+            ("Observed on the shadow, rollback", self.rollback_observations),
+        ):
+            if observed:
+                lines.append(f"{title}:")
+                lines += [line for o in observed for line in observation_lines(o)]
+        return "\n".join(lines)
 
 
-def prove(plan: Plan, current: Schema, shadow: Shadow) -> ShadowReport:
-    """Rehearse the plan and its rollback on the shadow; raise ShadowMismatch on any failure."""
+def observation_lines(o: StepObservation) -> list[str]:
+    """A step as observed, with the static rules' claim beside it and any contradiction."""
+    lines = [
+        f"  {o.number}. {o.description}",
+        f"     observed: {o.summary()}",
+        f"     rules:    {o.claim()}",
+    ]
+    return lines + [f"     !! {message}" for message in o.contradictions]
+
+
+def _observe(
+    observer: Observer, steps: tuple[Step, ...], what: str, into: list[StepObservation]
+) -> None:
+    """Run the steps one by one, appending each observation as it is made, so a failure
+    leaves what ran before it in the report."""
+    for number, step in enumerate(steps, 1):
+        into.append(observer.run(number, step, what))
+
+
+def prove(
+    plan: Plan,
+    current: Schema,
+    shadow: Shadow,
+    *,
+    sample_from: str | None = None,
+    sample_rows: int = 0,
+) -> ShadowReport:
+    """Rehearse the plan and its rollback on the shadow; raise ShadowMismatch on any failure.
+
+    With `sample_from` (the real database, read-only) and `sample_rows`, the shadow first gets
+    up to that many real rows per table, so steps that depend on the data are tried on some."""
     report = ShadowReport()
     with shadow.session() as conn:
-        shadow.build(conn, current, "building the current schema on the shadow")
+        sampled = shadow.build(
+            conn,
+            current,
+            "building the current schema on the shadow",
+            sample_from=sample_from,
+            sample_rows=sample_rows,
+        )
         report.add("Current schema built on the shadow", True, f"{len(current.tables)} tables")
+        if sampled is not None:
+            report.add("Sampled data copied", True, sampled.text())
         try:
-            with conn.transaction():
-                run_steps(conn, plan.steps, "shadow run")
+            _observe(Observer(conn), plan.steps, "shadow run", report.observations)
         except LockplaneError as exc:
             report.add("Plan applied on the shadow", False, str(exc))
             raise ShadowMismatch(str(exc), report) from None
@@ -63,8 +135,8 @@ def prove(plan: Plan, current: Schema, shadow: Shadow) -> ShadowReport:
         rollback_reached: Schema | None = None
         if plan.reversible:
             try:
-                with conn.transaction():
-                    run_steps(conn, plan.reverse().steps, "shadow rollback")
+                rollback = plan.reverse().steps
+                _observe(Observer(conn), rollback, "shadow rollback", report.rollback_observations)
             except LockplaneError as exc:
                 report.add("Rollback applied on the shadow", False, str(exc))
                 raise ShadowMismatch(str(exc), report) from None

@@ -7,9 +7,10 @@ from .diff import diff
 from .errors import InputError, LockplaneError, NotReversible
 from .introspect import introspect
 from .model import Schema
+from .observe import Observer
 from .plan import Plan
 from .planner import make_plan
-from .shadow import Shadow, run_steps
+from .shadow import Shadow
 
 
 def rollback_plan(
@@ -33,8 +34,10 @@ def rollback_plan(
     try:
         with shadow.scratch() as conn:
             shadow.build(conn, before, "building the start schema on the shadow")
-            with conn.transaction():
-                run_steps(conn, plan.steps, "running the plan on the shadow")
+            # Step by step, as apply runs them: CONCURRENTLY steps cannot run in a transaction.
+            observer = Observer(conn)
+            for number, step in enumerate(plan.steps, 1):
+                observer.run(number, step, "running the plan on the shadow")
             after = introspect(conn)
     except LockplaneError as exc:
         raise NotReversible(f"cannot derive the rollback: {exc}") from None

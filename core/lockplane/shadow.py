@@ -22,6 +22,7 @@ from .introspect import introspect
 from .model import Schema
 from .plan import Step
 from .planner import make_plan
+from .sample import SampleReport, build_steps, copy_sample
 from .sqltext import split_statements
 
 MARKER_SCHEMA = "lockplane"
@@ -180,10 +181,31 @@ class Shadow:
                 raise InputError(source, [_locate(conn, text, exc)]) from None
             return introspect(conn)
 
-    def build(self, conn: psycopg.Connection, schema: Schema, what: str) -> None:
-        """Create `schema` from nothing in an (empty) database, in one transaction."""
+    def build(
+        self,
+        conn: psycopg.Connection,
+        schema: Schema,
+        what: str,
+        *,
+        sample_from: str | None = None,
+        sample_rows: int = 0,
+    ) -> SampleReport | None:
+        """Create `schema` from nothing in an (empty) database, in one transaction.
+
+        With `sample_from` (a database holding `schema`, read-only) and `sample_rows` > 0, also
+        fill it with up to that many of its rows per table (sample.py): the foreign keys are
+        added after the rows, once the orphans are gone. Returns what was sampled, if anything.
+        """
+        if not sample_from or sample_rows <= 0:
+            with conn.transaction():
+                run_steps(conn, make_plan(Schema(), schema).steps, what)
+            return None
+        before, after = build_steps(schema)
         with conn.transaction():
-            run_steps(conn, make_plan(Schema(), schema).steps, what)
+            run_steps(conn, before, what)
+            report = copy_sample(sample_from, conn, schema, sample_rows)
+            run_steps(conn, after, f"{what} (constraints added after the sampled rows)")
+        return report
 
     def normalize(self, schema: Schema) -> Schema:
         """The schema as Postgres would hold it: built in a scratch database and read back, so

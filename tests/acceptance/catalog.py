@@ -44,13 +44,17 @@ CASE_KEYS = frozenset(
         "rows",
         "new",
         "hazards",
+        "offline_hazards",
+        "online",
         "expect_apply_error",
         "expect_empty",
         "reversible",
         "xfail",
     }
 )
-"""`xfail: "<reason>"` marks a known engine bug: strict, so the fix shows up as a failing XPASS."""
+"""`xfail: "<reason>"` marks a known engine bug: strict, so the fix shows up as a failing XPASS.
+`offline_hazards`: what the `--no-online` plan raises, when it differs from the online plan's
+`hazards`; `online: false` plans and applies the case without online forms."""
 CASES_DIR = Path(__file__).parent / "cases"
 
 # A namespace is "ours" unless it is a system one, a temp/toast one, or the engine's ledger.
@@ -343,8 +347,15 @@ def load_cases(directory: Path = CASES_DIR) -> list[tuple[str, dict[str, Any]]]:
                 raise ValueError(f"{path.name}: {name}: unknown keys {sorted(unknown)}")
             if "old" not in case or "new" not in case or "hazards" not in case:
                 raise ValueError(f"{path.name}: {name}: old, new and hazards are required")
-            bad = set(case["hazards"]) - HAZARD_CODES
+            bad = (set(case["hazards"]) | set(case.get("offline_hazards", ()))) - HAZARD_CODES
             if bad:
                 raise ValueError(f"{path.name}: {name}: unknown hazard codes {sorted(bad)}")
+            if case.get("online", True) is not True and (
+                case["online"] is not False or "offline_hazards" in case
+            ):
+                raise ValueError(
+                    f"{path.name}: {name}: online is true or false, and an offline case "
+                    "(online: false) states its hazards in hazards only"
+                )
             cases.append((f"{kind}::{name}", case))
     return cases

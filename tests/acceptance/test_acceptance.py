@@ -1,7 +1,9 @@
 """The acceptance harness: every case in `cases/*.yaml` runs through the engine's public API.
 
 For each case: build OLD (`old` + `rows`) and NEW (`new`) in fresh databases, introspect both,
-plan, and check the plan's hazard set. Then apply the plan to OLD through a shadow proof and
+plan, and check the plan's hazard set. Plans are online (the default) unless the case says
+`online: false`; the hazard set of the `--no-online` plan is checked too, statically, against
+`offline_hazards` (or `hazards` when the two plans raise the same categories). Then apply the plan to OLD through a shadow proof and
 check, with the independent reader in `catalog.py`, that OLD now looks exactly like NEW, that no
 rows vanished, and that planning again yields nothing. Finally apply the generated rollback and
 check OLD is back where it started. Cases that expect a data-dependent failure instead check that
@@ -56,8 +58,9 @@ def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
     run_sql(old_url, case.get("rows"))
     run_sql(new_url, case["new"])
 
-    new_schema = introspect_url(new_url)
-    plan = make_plan(introspect_url(old_url), new_schema)
+    new_schema, old_schema = introspect_url(new_url), introspect_url(old_url)
+    online = case.get("online", True)
+    plan = make_plan(old_schema, new_schema, online=online)
     # Hazard mismatches are collected, not raised at once: whether the plan also applies
     # correctly is worth knowing in the same run.
     problems: list[str] = []
@@ -66,6 +69,15 @@ def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
         problems.append(
             f"hazards {sorted(hazards)} != expected {sorted(case['hazards'])}\n{describe(plan)}"
         )
+    if online:
+        offline = make_plan(old_schema, new_schema, online=False)
+        expected = set(case.get("offline_hazards", case["hazards"]))
+        found = {h.code for step in offline.steps for h in step.hazards}
+        if found != expected:
+            problems.append(
+                f"--no-online hazards {sorted(found)} != expected {sorted(expected)}\n"
+                f"{describe(offline)}"
+            )
 
     if case.get("expect_empty"):
         assert plan.is_empty, f"expected an empty plan, got:\n{describe(plan)}"
@@ -94,10 +106,12 @@ def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
         return
 
     try:
-        apply_plan(plan, old_url, shadow_url=shadow_url, allow_destructive=True)
+        result = apply_plan(plan, old_url, shadow_url=shadow_url, allow_destructive=True)
     except LockplaneError as exc:
         problems.append(f"apply raised {type(exc).__name__}: {exc}\n{describe(plan)}")
         pytest.fail("\n".join(problems), pytrace=False)
+    # A static lock/rewrite claim that the shadow run disproved is a bug in Lockplane's rules.
+    problems += result.shadow.contradictions
 
     missing = snapshot_diff(snapshot(old_url), snapshot(new_url))
     if missing:
@@ -120,10 +134,11 @@ def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
             problems.append(f"plan has steps without reverse_sql:\n{describe(plan)}")
         rollback = plan.reverse()
         try:
-            apply_plan(rollback, old_url, shadow_url=shadow_url, allow_destructive=True)
+            undo = apply_plan(rollback, old_url, shadow_url=shadow_url, allow_destructive=True)
         except LockplaneError as exc:
             problems.append(f"rollback raised {type(exc).__name__}: {exc}\n{describe(rollback)}")
         else:
+            problems += undo.shadow.contradictions
             undone = snapshot_diff(snapshot(old_url), before)
             if undone:
                 problems.append(

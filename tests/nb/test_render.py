@@ -16,6 +16,7 @@ from lockplane import Plan, SafetyReport, Schema, ShadowReport, Step, diff, make
 from lockplane import parse_schema_text as parse
 from lockplane.executor import ApplyResult
 from lockplane.ledger import LedgerEntry
+from lockplane.observe import StepObservation
 from lockplane.plan import Hazard
 from lockplane_nb import render
 
@@ -47,11 +48,40 @@ NEW = parse(
 PLAN = make_plan(OLD, NEW)
 
 
+OBSERVED = [
+    StepObservation(
+        number=1,
+        description="Change type of column users.id to bigint",
+        locks={"users": "ACCESS EXCLUSIVE"},
+        strongest_lock="ACCESS EXCLUSIVE",
+        rewritten=("users",),
+        duration_ms=4.2,
+        locks_observed=True,
+        claimed_lock="ACCESS EXCLUSIVE",
+        claimed_tables=("users",),
+        claimed_rewrite=True,
+    ),
+    StepObservation(
+        number=2,
+        description="Create index <i>",
+        locks={"users": "ACCESS EXCLUSIVE"},
+        strongest_lock="ACCESS EXCLUSIVE",
+        rewritten=(),
+        duration_ms=0.3,
+        locks_observed=True,
+        contradictions=["Lockplane bug: step 2 (Create index <i>) claims lock SHARE but …"],
+        claimed_lock="SHARE",
+        claimed_tables=("users",),
+    ),
+]
+
+
 def every_html() -> list[str]:
     shadow = ShadowReport()
     shadow.add("Current schema built on the shadow", True, "2 tables")
     shadow.add("Result equals the target", False, "~ column users.age\n+ table posts")
     shadow.add("Rollback returns to the start", None, "the plan carries no reverse steps")
+    shadow.observations += OBSERVED
     result = ApplyResult(3, 12, 7, shadow, True, "Applied 3 steps in 12 ms")
     return [
         render.schema_html(NEW),
@@ -107,8 +137,14 @@ def test_sql_highlighted_without_pygments_stylesheet() -> None:
 def test_plan_shows_steps_locks_hazards_and_rollback() -> None:
     html = render.plan_html(PLAN)
     assert html.count('class="lp-step ') == len(PLAN.steps)
-    assert '<span class="lp-badge lp-sev-error" title="error">DATA_LOSS</span>' in html
-    assert '<span class="lp-badge lp-sev-warning" title="warning">IRREVERSIBLE</span>' in html
+    assert (
+        '<span class="lp-badge lp-sev-error" title="table-dropped · DATA_LOSS · error">LP102</span>'
+        in html
+    )
+    assert (
+        '<span class="lp-badge lp-sev-warning" title="rollback-loses-data · IRREVERSIBLE · warning">'
+        "LP107</span>" in html
+    )
     assert "Drops table gone and all the data in it" in html
     assert "lp-step-error" in html and "ACCESS EXCLUSIVE" in html
     assert html.count('<span class="lp-label">Rollback</span>') == len(PLAN.steps)
@@ -124,7 +160,7 @@ def test_empty_plan_and_empty_diff_say_no_changes() -> None:
 def test_plan_text_is_short_and_readable() -> None:
     text = render.plan_text(PLAN)
     assert text.splitlines()[0].startswith(f"Plan: {len(PLAN.steps)} steps")
-    assert "! DATA_LOSS (error): Drops table gone" in text
+    assert "! LP102 table-dropped (error): Drops table gone" in text
     assert "rollback: DROP TABLE posts" in text
 
 
@@ -194,6 +230,38 @@ def test_shadow_html_marks() -> None:
     assert '<span class="lp-mark lp-skip">–</span>Rollback returns' in html
     assert "Shadow proof: FAILED" in html
     assert '<div class="lp-detail">~ column users.age\n+ table posts</div>' in html
+
+
+def test_shadow_html_shows_observations_beside_claims_and_bugs_first() -> None:
+    html = every_html()[7]
+    assert "Observed on the shadow: plan" in html
+    assert "rollback</div>" not in html  # no rollback observations, no empty table
+    row = (
+        "<tr><td>1</td><td>Change type of column users.id to bigint</td>"
+        "<td>ACCESS EXCLUSIVE on users · rewrite</td>"
+        "<td>ACCESS EXCLUSIVE on users · rewrote users · 4 ms</td></tr>"
+    )
+    assert row in html
+    bug = html.index("1 Lockplane bug</b>")
+    assert bug < html.index('<ul class="lp-checks">')  # ahead of the checks, not buried
+    assert '<tr class="lp-drop"><td>2</td><td>Create index &lt;i&gt;</td>' in html
+    assert html.count("LOCKPLANE BUG</span>") == 2  # in the banner and on the step's row
+    assert "&lt;1 ms" in html and "<i>" not in html
+
+
+def test_shadow_text_shows_observations_and_bugs() -> None:
+    report = ShadowReport()
+    report.add("Plan applied on the shadow", True, "2 steps")
+    report.observations += OBSERVED
+    text = render.shadow_text(report)
+    assert text.splitlines()[:2] == [
+        "!! 1 LOCKPLANE BUG: the shadow contradicts the static rules (the observed facts below "
+        "are the truth)",
+        "!! Lockplane bug: step 2 (Create index <i>) claims lock SHARE but …",
+    ]
+    assert "     observed: ACCESS EXCLUSIVE on users · rewrote users · 4 ms" in text
+    assert "     rules:    SHARE on users" in text
+    assert report.ok and len(report.contradictions) == 1
 
 
 def test_rollback_html_runs_reverse_steps_last_first() -> None:

@@ -31,6 +31,12 @@ def data_loss(rule: str, what: str) -> list[Hazard]:
 class Change(ABC):
     phase: ClassVar[int]
     sign: ClassVar[str]  # "+", "-" or "~", for diff summaries
+    # False: Postgres refuses it in a transaction block (CONCURRENTLY), so its step runs alone in
+    # autocommit; such a change is one statement, and so is its inverse.
+    transactional: ClassVar[bool] = True
+    # True: a long scan under a weak lock (VALIDATE CONSTRAINT) that must not share a transaction
+    # with the steps before it, or it would hold their strong locks (ADD ... NOT VALID's) meanwhile.
+    own_transaction: ClassVar[bool] = False
 
     @abstractmethod
     def key(self) -> tuple[str, ...]:
@@ -79,16 +85,23 @@ class Change(ABC):
 
     def to_step(self) -> Step:
         inverse = self.reverse()
+        statements = self.statements()
+        if not self.transactional:  # invariants of the change classes, not of user input
+            assert len(statements) == 1, f"{self.description()}: one statement when it runs alone"
+            assert not inverse.transactional, f"{self.description()}: its inverse runs alone too"
         return Step(
             description=self.description(),
-            sql=render(self.statements()),
+            sql=render(statements),
             reverse_sql=render(inverse.statements()),
+            transactional=self.transactional,
+            own_transaction=self.own_transaction,
             lock=self.lock(),
             tables=self.tables(),
             hazards=tuple(self.hazards()),
             notes=tuple(self.notes()),
             reverse_description=inverse.description(),
             reverse_lock=inverse.lock(),
+            reverse_tables=inverse.tables(),
             reverse_hazards=tuple(inverse.hazards()),
         )
 

@@ -83,9 +83,19 @@ class DropIdentity(ColumnChange):
 class AlterColumnType(ColumnChange):
     """A type or collation change. The default is dropped before and set after (to the new
     default, which this change then owns), because Postgres refuses to convert a default it
-    cannot cast automatically."""
+    cannot cast automatically.
 
+    `linked`: the tables at the other end of foreign keys on this column that stay in place
+    during the change; Postgres rebuilds those constraints, locking those tables too."""
+
+    linked: tuple[str, ...] = ()
     order = 2
+
+    def reverse(self) -> Change:
+        return AlterColumnType(self.table, self.after, self.before, self.linked)
+
+    def tables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*super().tables(), *self.linked)))
 
     def statements(self) -> list[sql.Composable]:
         b, a = self.before, self.after

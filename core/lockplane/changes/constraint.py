@@ -26,7 +26,7 @@ _KIND = {
 }
 
 
-def _kind(c: Constraint) -> str:
+def kind_of(c: Constraint) -> str:
     return _KIND[type(c)]
 
 
@@ -44,7 +44,7 @@ class AddConstraint(Change):
 
     @property
     def kind(self) -> str:
-        return _kind(self.after)
+        return kind_of(self.after)
 
     def key(self) -> tuple[str, ...]:
         return (self.table.schema_, self.table.name, self.after.name or "")
@@ -61,10 +61,16 @@ class AddConstraint(Change):
         ]
 
     def reverse(self) -> Change:
-        return DropConstraint(self.table, self.after)
+        return DropConstraint(
+            self.table,
+            self.after,
+            table_dropped=self.new_table,
+            referenced_dropped=self.referenced_new,
+        )
 
     def description(self) -> str:
-        return f"Add {_kind(self.after)} {self.after.name} to table {self.table.qname}"
+        text = f"Add {kind_of(self.after)} {self.after.name} to table {self.table.qname}"
+        return text + " (NOT VALID)" if getattr(self.after, "not_valid", False) else text
 
     def lock(self) -> LockMode | None:
         """Only locks on tables that exist before the plan matter to a reviewer."""
@@ -99,7 +105,7 @@ class AddConstraint(Change):
             rule, what = "LP204", f"Check {c.name} fails if an existing row of {t} violates it"
         else:
             rule = "LP203"
-            what = f"{_kind(c).capitalize()} {c.name} fails if {t} holds duplicate or NULL keys"
+            what = f"{kind_of(c).capitalize()} {c.name} fails if {t} holds duplicate or NULL keys"
         return [
             hazard(rule, what),
             hazard("LP307", f"Adding {c.name} scans {t} under an ACCESS EXCLUSIVE lock"),
@@ -117,6 +123,10 @@ class DropConstraint(Change):
     before: Constraint
     # Dropped only to be added back changed, or because its table is dropped: no hazard of its own.
     incidental: bool = False
+    # The plan drops its table (or, for a foreign key, the referenced table) too: the rollback
+    # recreates them, so the constraint added back locks nothing that exists before the rollback.
+    table_dropped: bool = False
+    referenced_dropped: bool = False
     sign = "-"
 
     @property
@@ -127,7 +137,7 @@ class DropConstraint(Change):
 
     @property
     def kind(self) -> str:
-        return _kind(self.before)
+        return kind_of(self.before)
 
     def key(self) -> tuple[str, ...]:
         return (self.table.schema_, self.table.name, self.before.name or "")
@@ -144,13 +154,27 @@ class DropConstraint(Change):
         ]
 
     def reverse(self) -> Change:
-        return AddConstraint(self.table, self.before)
+        return AddConstraint(
+            self.table,
+            self.before,
+            new_table=self.table_dropped,
+            referenced_new=self.referenced_dropped,
+        )
 
     def description(self) -> str:
-        return f"Drop {_kind(self.before)} {self.before.name} from table {self.table.qname}"
+        return f"Drop {kind_of(self.before)} {self.before.name} from table {self.table.qname}"
 
     def lock(self) -> LockMode | None:
         return "ACCESS EXCLUSIVE"
+
+    def tables(self) -> tuple[str, ...]:
+        """Dropping a foreign key drops its triggers on the referenced table too, under the same
+        ACCESS EXCLUSIVE lock (observed on the shadow)."""
+        out = [table_name(self.table).as_string(None)]
+        c = self.before
+        if isinstance(c, ForeignKey):
+            out.append(obj(c.referenced_schema, c.referenced_table).as_string(None))
+        return tuple(dict.fromkeys(out))
 
     def hazards(self) -> list[Hazard]:
         if self.incidental:
@@ -158,7 +182,7 @@ class DropConstraint(Change):
         return [
             hazard(
                 "LP106",
-                f"{self.table.qname} stops enforcing {_kind(self.before)} {self.before.name}",
+                f"{self.table.qname} stops enforcing {kind_of(self.before)} {self.before.name}",
             )
         ]
 
@@ -186,7 +210,7 @@ class CreateIndex(Change):
         return [index_def(self.table, self.after)]
 
     def reverse(self) -> Change:
-        return DropIndex(self.table, self.after)
+        return DropIndex(self.table, self.after, table_dropped=self.new_table)
 
     def description(self) -> str:
         return f"Create index {self.after.name}"
@@ -238,7 +262,7 @@ class DropIndex(Change):
         return [sql.SQL("DROP INDEX {}").format(obj(self.table.schema_, self.before.name))]
 
     def reverse(self) -> Change:
-        return CreateIndex(self.table, self.before)
+        return CreateIndex(self.table, self.before, new_table=self.table_dropped)
 
     def description(self) -> str:
         return f"Drop index {self.before.name}"

@@ -92,7 +92,7 @@ def column_def(column: Column) -> sql.Composed:
     return sql.SQL(" ").join(parts)
 
 
-def _deferrable(c: UniqueConstraint | ForeignKey) -> list[sql.Composable]:
+def deferrable(c: UniqueConstraint | ForeignKey) -> list[sql.Composable]:
     if not c.deferrable:
         return []
     return [sql.SQL("DEFERRABLE INITIALLY DEFERRED" if c.initially_deferred else "DEFERRABLE")]
@@ -108,7 +108,7 @@ def constraint_def(c: Constraint) -> sql.Composed:
         if c.nulls_not_distinct:
             parts.append(sql.SQL("NULLS NOT DISTINCT"))
         parts.append(sql.SQL("({})").format(cols(c.columns)))
-        parts += _deferrable(c)
+        parts += deferrable(c)
     elif isinstance(c, CheckConstraint):
         parts.append(sql.SQL("CHECK ({})").format(sql.SQL(c.expression)))
         if c.no_inherit:
@@ -129,7 +129,7 @@ def constraint_def(c: Constraint) -> sql.Composed:
             parts.append(sql.SQL("ON DELETE " + c.on_delete))
         if c.on_update != "NO ACTION":
             parts.append(sql.SQL("ON UPDATE " + c.on_update))
-        parts += _deferrable(c)
+        parts += deferrable(c)
         if c.not_valid:
             parts.append(sql.SQL("NOT VALID"))
     return sql.SQL(" ").join(parts)
@@ -155,11 +155,14 @@ def _key_sql(key: str | IndexKey) -> sql.Composable:
 
 
 def index_def(table: Table, index: Index, *, concurrently: bool = False) -> sql.Composed:
+    """CONCURRENTLY comes with IF NOT EXISTS, so a step retried after Postgres finished it but
+    before anyone heard back is a no-op (the executor drops an INVALID leftover of a failed build
+    before retrying, so IF NOT EXISTS never keeps a broken index)."""
     parts: list[sql.Composable] = [
         sql.SQL("CREATE UNIQUE INDEX" if index.unique else "CREATE INDEX")
     ]
     if concurrently:
-        parts.append(sql.SQL("CONCURRENTLY"))
+        parts.append(sql.SQL("CONCURRENTLY IF NOT EXISTS"))
     parts += [Ident(index.name), sql.SQL("ON"), table_name(table)]
     if index.method != "btree":
         parts.append(sql.SQL("USING {}").format(Ident(index.method)))

@@ -227,12 +227,15 @@ class AddEnumValues(ObjectChange):
         for i, label in enumerate(self.after.labels):
             if label in labels:
                 continue
+            # The position is always spelled out (AFTER the last label rather than nothing), so
+            # the statement says where the label goes without knowing the type's current state.
             following = next((x for x in self.after.labels[i + 1 :] if x in labels), None)
-            where = (
-                sql.SQL(" BEFORE {}").format(sql.Literal(following))
-                if following is not None
-                else sql.SQL("")
-            )
+            if following is not None:
+                where = sql.SQL(" BEFORE {}").format(sql.Literal(following))
+            elif labels:
+                where = sql.SQL(" AFTER {}").format(sql.Literal(labels[-1]))
+            else:
+                where = sql.SQL("")
             out.append(
                 sql.SQL("ALTER TYPE {} ADD VALUE {}{}").format(name, sql.Literal(label), where)
             )
@@ -458,6 +461,10 @@ class SetSequenceOwner(Change):
     sequence: Sequence
     before: SequenceOwner | None
     after: SequenceOwner | None
+    # The table of `after` is created by the same plan; the table of `before` is dropped by it
+    # (so the rollback creates it). Either way, that table is not there to lock beforehand.
+    new_owner_table: bool = False
+    old_owner_dropped: bool = False
     sign = "~"
     kind = "sequence"
 
@@ -485,7 +492,22 @@ class SetSequenceOwner(Change):
         ]
 
     def reverse(self) -> Change:
-        return SetSequenceOwner(self.sequence, self.after, self.before)
+        return SetSequenceOwner(
+            self.sequence,
+            self.after,
+            self.before,
+            new_owner_table=self.old_owner_dropped,
+            old_owner_dropped=self.new_owner_table,
+        )
+
+    def lock(self) -> LockMode | None:
+        """OWNED BY a column reads its table under ACCESS SHARE; OWNED BY NONE locks nothing."""
+        return None if self.after is None or self.new_owner_table else "ACCESS SHARE"
+
+    def tables(self) -> tuple[str, ...]:
+        if self.lock() is None or self.after is None:
+            return ()
+        return (obj(self.after.schema_, self.after.table).as_string(None),)
 
     def description(self) -> str:
         if self.after is None:

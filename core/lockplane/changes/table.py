@@ -51,7 +51,9 @@ def design_advice(table: Table, columns: list[Column]) -> list[Hazard]:
             out.append(hazard("LP503", f"{where} is {c.type}; prefer text or varchar"))
         if c.name in keys and c.type in _SMALL_INTS:
             out.append(
-                hazard("LP504", f"Primary key {where} is {c.type}; prefer bigint before it overflows")
+                hazard(
+                    "LP504", f"Primary key {where} is {c.type}; prefer bigint before it overflows"
+                )
             )
         elif c.type in _SMALL_INTS:
             out.append(hazard("LP505", f"{where} is {c.type}; prefer bigint"))

@@ -1,0 +1,108 @@
+"""squawk over Lockplane's plans, as the executor sends them.
+
+The plan is written out unit by unit exactly as `units.Runner` runs it: a transactional group in
+BEGIN ... COMMIT with its `SET LOCAL lock_timeout` / `statement_timeout`, a non-transactional step
+after session-level SETs. squawk then judges what really runs, and every violation it reports must
+be one Lockplane already reports on that step: a hazard whose rule names the squawk rule as a peer
+(`rules.Rule.squawk`). The only exception is written out in `_excused`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from lockplane.plan import Plan, Step
+from lockplane.rules import BY_CODE
+from lockplane.units import split_units
+
+LOCK_TIMEOUT, STATEMENT_TIMEOUT = "2000ms", "60000ms"  # the executor's defaults
+
+
+def squawk_binary() -> str:
+    """The squawk installed next to this Python (squawk-cli is a dev dependency), else PATH's."""
+    beside = Path(sys.executable).parent / "squawk"
+    path = str(beside) if beside.exists() else shutil.which("squawk")
+    if path is None:
+        raise RuntimeError("squawk is not installed: pip install -e '.[dev]' (squawk-cli)")
+    return path
+
+
+def script(plan: Plan) -> tuple[str, list[int]]:
+    """The SQL the executor runs, and for each line the step it belongs to (0: boilerplate)."""
+    lines: list[str] = []
+    owner: list[int] = []
+
+    def add(text: str, step: int = 0) -> None:
+        for line in text.splitlines():
+            lines.append(line)
+            owner.append(step)
+
+    for unit in split_units(plan.steps):
+        scope = "LOCAL " if unit.transactional else ""
+        if unit.transactional:
+            add("BEGIN;")
+        add(f"SET {scope}lock_timeout = '{LOCK_TIMEOUT}';")
+        timeout = STATEMENT_TIMEOUT if unit.stops_traffic else "0"
+        add(f"SET {scope}statement_timeout = '{timeout}';")
+        for number, step in zip(unit.numbers, unit.steps, strict=True):
+            add(step.sql + ";", number)
+        if unit.transactional:
+            add("COMMIT;")
+    return "\n".join(lines) + "\n", owner
+
+
+def violations(plan: Plan, pg_version: int) -> list[tuple[int, str, str]]:
+    """(step number, squawk rule, message) for every squawk violation in the plan."""
+    text, owner = script(plan)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(text)
+    try:
+        run = subprocess.run(
+            [squawk_binary(), "--reporter", "json", f"--pg-version={pg_version}", f.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        Path(f.name).unlink()
+    if run.returncode not in (0, 1) or not run.stdout.strip():
+        raise RuntimeError(f"squawk failed ({run.returncode}): {run.stderr.strip()}\n{text}")
+    return [(owner[v["line"]], v["rule_name"], v["message"]) for v in json.loads(run.stdout)]
+
+
+def _explained(step: Step, rule: str) -> bool:
+    return any(rule in BY_CODE[h.rule].squawk for h in step.hazards if h.rule in BY_CODE)
+
+
+_DROPPED_CONSTRAINT = re.compile(r"DROP CONSTRAINT (\"[^\"]+\"|\S+)")
+
+
+def _excused(plan: Plan, step: Step, rule: str) -> bool:
+    """squawk's ban-drop-constraint on a constraint the same plan adds back under the same name:
+    a changed constraint is dropped and re-added, and Lockplane's online SET NOT NULL drops the
+    temporary check it added a few steps earlier. No guarantee is lost, so no hazard is raised."""
+    if rule != "ban-drop-constraint":
+        return False
+    m = _DROPPED_CONSTRAINT.search(step.sql)
+    if m is None:
+        return False
+    name = m.group(1)
+    return any(f"ADD CONSTRAINT {name} " in s.sql for s in plan.steps if s is not step)
+
+
+def unexplained(plan: Plan, pg_version: int) -> list[str]:
+    """Violations that no hazard on their step accounts for, as readable lines."""
+    out = []
+    for number, rule, message in violations(plan, pg_version):
+        step = plan.steps[number - 1] if number else None
+        if step is not None and (_explained(step, rule) or _excused(plan, step, rule)):
+            continue
+        where = f"step {number} ({step.sql})" if step is not None else "boilerplate"
+        out.append(f"squawk {rule} at {where}: {message}")
+    return out
