@@ -68,14 +68,15 @@ def test_drift_is_refused_and_explained(fresh_db: Callable[[], str]) -> None:
 
 
 def test_failed_step_rolls_back_everything_and_names_the_step(fresh_db: Callable[[], str]) -> None:
-    """SET NOT NULL passes on the (empty) shadow and fails on real rows: nothing may change."""
+    """SET NOT NULL passes on the (empty) shadow and fails on real rows: nothing may change.
+    The plain (--no-online) plan is one transaction; test_online.py covers the online form."""
     db, shadow = fresh_db(), fresh_db()
     setup(db, BASE + "INSERT INTO users VALUES (1, NULL), (2, 'b@example.com');")
     target = schema_of(
         fresh_db, "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL, age int);"
     )
     before = introspect_url(db)
-    plan = make_plan(before, target)
+    plan = make_plan(before, target, online=False)
     assert [s.description for s in plan.steps] == [
         "Add column age to table users",
         "Set NOT NULL on column users.email",

@@ -96,7 +96,8 @@ def test_seed_validation_report_for_not_null_without_default(
     assert code == 1
     assert "✗ Validation 1: FAIL" in err
     assert (
-        "Error [LP201 not-null-column-without-default]: Cannot add NOT NULL column 'email' without a DEFAULT value" in err
+        "Error [LP201 not-null-column-without-default]: Cannot add NOT NULL column 'email' without a DEFAULT value"
+        in err
     )
     assert "  - Reversible: ALTER TABLE users DROP COLUMN email" in err
     assert "❌ Validation FAILED: Some operations are not safe" in err
@@ -128,7 +129,10 @@ def test_seed_rollback_example(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     )
     assert code == 0, err
     assert steps(out) == [
-        ("Rollback: Drop index idx_users_email", "DROP INDEX idx_users_email"),
+        (
+            "Rollback: Drop index idx_users_email",
+            "DROP INDEX CONCURRENTLY IF EXISTS idx_users_email",
+        ),
         ("Rollback: Drop column age from table users", "ALTER TABLE users DROP COLUMN age"),
         ("Rollback: Drop table posts", "DROP TABLE posts"),
     ]

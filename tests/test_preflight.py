@@ -227,7 +227,9 @@ def test_apply_is_refused_and_the_database_is_unchanged(fresh_db: Callable[[], s
     with pytest.raises(PreflightFailed) as exc:
         apply_plan(plan, db, shadow_url=shadow)
     message = str(exc.value)
-    assert "step 2 (Set NOT NULL on column users.email): 1 row with NULL" in message
+    # online plan: the validate step of the helper check is the one that reads the rows
+    assert "step 3 (Validate helper check users_email_lp_not_null_" in message
+    assert "no NULL in users.email): 1 row with NULL" in message
     assert "e.g. id=2" in message and "unchanged" in message
     assert isinstance(exc.value.report, PreflightReport) and not exc.value.report.ok
     assert introspect_url(db) == before
@@ -251,7 +253,9 @@ def test_apply_reports_a_passing_preflight(fresh_db: Callable[[], str]) -> None:
     )
     assert result.preflight is not None and result.preflight.ok
     assert [c.passed for c in result.preflight.checks] == [True]
-    assert result.preflight.checks[0].step == "step 1 (Set NOT NULL on column users.email)"
+    assert result.preflight.checks[0].step.startswith(
+        "step 2 (Validate helper check users_email_lp_not_null_"
+    )
 
 
 def test_seed_format_plans_skip_the_preflight(fresh_db: Callable[[], str]) -> None:

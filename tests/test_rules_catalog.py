@@ -15,9 +15,10 @@ from lockplane.rules import BY_CODE, RULES, hazard, markdown_table
 
 README = Path(__file__).parent.parent / "README.md"
 
-# squawk's rule names at the revision studied in ../shared/research/anchors.md, plus the two that
-# squawk-cli 2.70 added (renaming-object, ban-drop-constraint): a peer name in the catalog that
-# squawk does not have would send a reader looking for nothing.
+# squawk's rule names at the revision studied in ../shared/research/anchors.md, plus the ones that
+# squawk-cli 2.70 added (renaming-object, ban-drop-constraint/-type/-default/-schema/-sequence/
+# -extension, ban-alter-identity): a peer name in the catalog that squawk does not have would
+# send a reader looking for nothing.
 SQUAWK_RULES = {
     "adding-field-with-default", "adding-foreign-key-constraint", "adding-not-nullable-field",
     "adding-required-field", "adding-serial-primary-key-field",
@@ -28,7 +29,9 @@ SQUAWK_RULES = {
     "changing-column-type", "constraint-missing-not-valid", "disallowed-unique-constraint",
     "identifier-too-long", "prefer-bigint-over-int", "prefer-bigint-over-smallint",
     "prefer-identity", "prefer-repack", "prefer-robust-stmts", "prefer-text-field",
-    "prefer-timestamp-tz", "renaming-column", "renaming-object", "ban-drop-constraint", "renaming-table", "require-concurrent-index-creation",
+    "prefer-timestamp-tz", "renaming-column", "renaming-object", "ban-drop-constraint",
+    "ban-drop-type", "ban-drop-default", "ban-drop-schema", "ban-drop-sequence", "ban-drop-extension",
+    "ban-alter-identity", "renaming-table", "require-concurrent-index-creation",
     "require-concurrent-index-deletion", "require-concurrent-partition-detach",
     "require-concurrent-reindex", "require-enum-value-ordering", "require-lock-timeout",
     "require-statement-timeout", "transaction-nesting",
@@ -104,7 +107,7 @@ def test_plan_hazards_carry_rule_codes_and_the_report_shows_them(
     after["columns"][1]["type"] = "bigint"
     plan = make_plan(_schema([before]), _schema([after]))
     (step,) = plan.steps
-    assert {h.rule for h in step.hazards} == {"LP301"}
+    assert {h.rule for h in step.hazards} == {"LP301", "LP405"}
     assert step.tables == ("t",)
     (tmp_path / "b.json").write_text(json.dumps({"tables": [before]}))
     (tmp_path / "a.json").write_text(json.dumps({"tables": [after]}))

@@ -272,6 +272,12 @@ def snapshot_diff(old: Any, new: Any, path: str = "") -> list[str]:
     return []
 
 
+def server_major(url: str) -> int:
+    with connect(url) as conn:
+        row = conn.execute("SELECT current_setting('server_version_num')::int / 10000").fetchone()
+    return int(row[0])  # type: ignore[index]
+
+
 def table_contents(url: str) -> dict[str, tuple[int, str | None]]:
     """Row count and an md5 of every user table's rows (sorted by their text form).
 

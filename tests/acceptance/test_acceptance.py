@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from .catalog import load_cases, run_sql, snapshot, snapshot_diff, table_contents
+from .catalog import load_cases, run_sql, server_major, snapshot, snapshot_diff, table_contents
+from .squawk import unexplained
 
 CASES = load_cases()
 
@@ -78,6 +79,12 @@ def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
                 f"--no-online hazards {sorted(found)} != expected {sorted(expected)}\n"
                 f"{describe(offline)}"
             )
+
+    # squawk judges what the executor would run; it may only find what Lockplane reports.
+    version = server_major(old_url)
+    problems += [f"plan: {u}" for u in unexplained(plan, version)]
+    if online:
+        problems += [f"--no-online plan: {u}" for u in unexplained(offline, version)]
 
     if case.get("expect_empty"):
         assert plan.is_empty, f"expected an empty plan, got:\n{describe(plan)}"

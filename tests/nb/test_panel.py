@@ -125,7 +125,8 @@ def test_step_failing_on_real_data_leaves_the_database_unchanged(
     panel.apply_button.click()
     assert panel.state == "failed"
     assert 'data-lp-state="failed"' in panel.status.value
-    assert "step 2 (Set NOT NULL on column users.email): 1 row with NULL" in panel.status.value
+    assert "(Validate helper check users_email_lp_not_null_" in panel.status.value
+    assert "no NULL in users.email): 1 row with NULL" in panel.status.value
     assert "e.g. id=1" in panel.outcome.value and "unchanged" in panel.outcome.value
     assert panel.result is None
     assert panel.progress.value < panel.progress.max and panel.progress.bar_style == "danger"

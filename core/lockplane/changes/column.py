@@ -26,6 +26,7 @@ from .ddl import (
     table_name,
     type_sql,
 )
+from .table import design_advice
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class DropIdentity(ColumnChange):
 
     def detail(self) -> str:
         return f"identity {self.before.identity} → none"
+
+    def hazards(self) -> list[Hazard]:
+        return [hazard("LP407", f"{self.target} stops generating values: inserts must supply them")]
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,12 @@ class AlterColumnType(ColumnChange):
                     "fails if one does not",
                 )
             )
+        out.append(hazard("LP405", f"{self.target} changes from {self.detail()[5:]}"))
+        if b.type != a.type:
+            advice = design_advice(self.table, [a])
+            out += [h for h in advice if h.rule != "LP501"]  # retyped, not newly serial
+        if b.default is not None and a.default is None:
+            out.append(hazard("LP406", f"The default of {self.target} ({b.default}) is dropped"))
         return out
 
     def notes(self) -> list[str]:
@@ -164,6 +174,11 @@ class SetDefault(ColumnChange):
 
     def detail(self) -> str:
         return f"default {self.before.default or 'none'} → {self.after.default or 'none'}"
+
+    def hazards(self) -> list[Hazard]:
+        if self.after.default is not None or self.before.default is None:
+            return []
+        return [hazard("LP406", f"The default of {self.target} ({self.before.default}) is dropped")]
 
     def notes(self) -> list[str]:
         return ["Changing a default only affects future inserts"]
@@ -228,6 +243,10 @@ class AddIdentity(ColumnChange):
 
     def detail(self) -> str:
         return f"identity {self.before.identity or 'none'} → {self.after.identity}"
+
+    def hazards(self) -> list[Hazard]:
+        what = "refuses explicit values" if self.after.identity == "always" else "generates values"
+        return [hazard("LP407", f"{self.target} becomes identity {self.after.identity}: it {what}")]
 
     def notes(self) -> list[str]:
         return ["Identity only changes how future values are generated"]

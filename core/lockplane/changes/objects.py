@@ -121,6 +121,9 @@ class DropExtension(ObjectChange):
     def description(self) -> str:
         return f"Drop extension {self.before.name}"
 
+    def hazards(self) -> list[Hazard]:
+        return [hazard("LP109", f"Queries using extension {self.before.name} will fail")]
+
     def notes(self) -> list[str]:
         return ["Without CASCADE: the drop fails if anything still uses the extension"]
 
@@ -176,6 +179,9 @@ class DropEnum(ObjectChange):
 
     def description(self) -> str:
         return f"Drop enum {self.before.qname}"
+
+    def hazards(self) -> list[Hazard]:
+        return [hazard("LP108", f"Code that names type {self.before.qname} will fail")]
 
     def notes(self) -> list[str]:
         return ["No column uses the type by the time it is dropped"]
@@ -338,6 +344,20 @@ class ReplaceEnum(ObjectChange):
                     f"Converting columns to the new type rewrites {', '.join(tables)}",
                 )
             )
+        if self.columns:
+            out.append(
+                hazard(
+                    "LP405",
+                    "Columns "
+                    + ", ".join(f"{c.table.qname}.{c.column}" for c in self.columns)
+                    + f" move to a new type {self.after.qname}",
+                )
+            )
+        out += [
+            hazard("LP406", f"The default of {c.table.qname}.{c.column} is dropped")
+            for c in self.columns
+            if c.default_before is not None and c.default_after is None
+        ]
         kept_before = [x for x in self.before.labels if x in self.after.labels]
         kept_after = [x for x in self.after.labels if x in self.before.labels]
         if kept_before != kept_after:

@@ -1,4 +1,4 @@
-"""squawk over Lockplane's plans, as the executor sends them.
+"""squawk over Lockplane's plans, as the executor sends them (used by the acceptance harness).
 
 The plan is written out unit by unit exactly as `units.Runner` runs it: a transactional group in
 BEGIN ... COMMIT with its `SET LOCAL lock_timeout` / `statement_timeout`, a non-transactional step
@@ -80,20 +80,33 @@ def _explained(step: Step, rule: str) -> bool:
     return any(rule in BY_CODE[h.rule].squawk for h in step.hazards if h.rule in BY_CODE)
 
 
-_DROPPED_CONSTRAINT = re.compile(r"DROP CONSTRAINT (\"[^\"]+\"|\S+)")
+_DROPPED_CONSTRAINT = re.compile(r"ALTER TABLE (.+?) DROP CONSTRAINT (\"[^\"]+\"|\S+)")
+_TEMPORARY = "__lockplane_old"  # the enum a replacement renames out of the way, then drops
 
 
 def _excused(plan: Plan, step: Step, rule: str) -> bool:
-    """squawk's ban-drop-constraint on a constraint the same plan adds back under the same name:
-    a changed constraint is dropped and re-added, and Lockplane's online SET NOT NULL drops the
-    temporary check it added a few steps earlier. No guarantee is lost, so no hazard is raised."""
-    if rule != "ban-drop-constraint":
-        return False
-    m = _DROPPED_CONSTRAINT.search(step.sql)
-    if m is None:
-        return False
-    name = m.group(1)
-    return any(f"ADD CONSTRAINT {name} " in s.sql for s in plan.steps if s is not step)
+    """squawk rules that fire on Lockplane's own bookkeeping, where no guarantee is lost:
+
+    - ban-drop-constraint on a constraint the same plan adds back under the same name (a changed
+      constraint, or the temporary check of the online SET NOT NULL) or whose table it drops;
+    - renaming-object / ban-drop-type on the old enum type a replacement renames and then drops;
+    - ban-drop-default in a statement that sets the column's default again (a type change drops
+      the default so Postgres need not cast it, then sets the new one; LP406 is raised when the
+      default really goes).
+    """
+    if rule == "ban-drop-constraint":
+        m = _DROPPED_CONSTRAINT.search(step.sql)
+        if m is None:
+            return False
+        table, name = m.groups()
+        others = [s.sql for s in plan.steps if s is not step]
+        return any(f"ADD CONSTRAINT {name} " in o or o == f"DROP TABLE {table}" for o in others)
+    if rule in ("renaming-object", "ban-drop-type"):
+        return _TEMPORARY in step.sql
+    if rule == "ban-drop-default":
+        dropping = [s for s in step.sql.split(";\n") if "DROP DEFAULT" in s]
+        return all("SET DEFAULT" in s for s in dropping)
+    return False
 
 
 def unexplained(plan: Plan, pg_version: int) -> list[str]:
