@@ -71,7 +71,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         report = SafetyReport(plan, proof)
         sys.stderr.write(report.text() + "\n")
         if proof is not None:
-            sys.stderr.write("Shadow run:\n" + proof.text() + "\n\n")
+            sys.stderr.write("Shadow run:\n" + proof.text(observations=False) + "\n\n")
         elif not plan.is_empty:
             sys.stderr.write(
                 "Shadow run: skipped (no shadow database: pass --shadow-database or set "

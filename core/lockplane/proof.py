@@ -58,7 +58,9 @@ class ShadowReport:
     def add(self, name: str, passed: bool | None, detail: str = "") -> None:
         self.checks.append(Check(name, passed, detail))
 
-    def text(self) -> str:
+    def text(self, *, observations: bool = True) -> str:
+        """The checks, Lockplane bugs first; `observations=False` when the per-step facts are
+        already shown next to each step (the safety report of `plan --validate`)."""
         mark = {True: "✓", False: "✗", None: "-"}
         lines = []
         bugs = self.contradictions
@@ -76,7 +78,7 @@ class ShadowReport:
             ("Observed on the shadow, plan", self.observations),
             ("Observed on the shadow, rollback", self.rollback_observations),
         ):
-            if observed:
+            if observed and observations:
                 lines.append(f"{title}:")
                 lines += [line for o in observed for line in observation_lines(o)]
         return "\n".join(lines)

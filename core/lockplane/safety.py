@@ -113,8 +113,6 @@ class SafetyReport:
                 tail = "" if v.data_restorable else " (schema only: the data is not restored)"
                 lines.append(f"  - Reversible: {s.reverse_sql}{tail}")
             lines.append("")
-        if self.shadow is not None:
-            lines += [f"✗ {c}" for c in getattr(self.shadow, "contradictions", ())]
         if self.reversible:
             lines.append("✓ All operations are reversible")
         else:
