@@ -185,15 +185,22 @@ def test_units_group_transactional_steps_and_isolate_the_others() -> None:
         sql="ALTER TABLE c VALIDATE CONSTRAINT c_v_check",
         lock="SHARE UPDATE EXCLUSIVE",
         tables=("c",),
+        own_transaction=True,
     )
-    units = split_units([a, b, cic, a, validate, b, a])
+    comment = Step(  # same weak lock, but short: it stays in its group
+        description="Set comment on table c",
+        sql="COMMENT ON TABLE c IS 'x'",
+        lock="SHARE UPDATE EXCLUSIVE",
+        tables=("c",),
+    )
+    units = split_units([a, b, cic, a, validate, b, a, comment])
     # The validation scan never runs while the ACCESS EXCLUSIVE of steps 4 or 6 is held.
     assert [(u.numbers, u.transactional) for u in units] == [
         ((1, 2), True),
         ((3,), False),
         ((4,), True),
         ((5,), True),
-        ((6, 7), True),
+        ((6, 7, 8), True),
     ]
     assert units[0].locks() == {"a": "ACCESS EXCLUSIVE", "b": "ACCESS EXCLUSIVE"}
     assert units[0].stops_traffic and not units[1].stops_traffic

@@ -230,12 +230,12 @@ def test_cli_plan_no_online(
 
 
 def test_magic_plan_no_online(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.testing.globalipapp import get_ipython, start_ipython
 
     from lockplane_nb.magics import register
 
     monkeypatch.delenv("SHADOW_DATABASE_URL", raising=False)
-    ip = start_ipython()
+    ip = start_ipython() or get_ipython()  # None when this worker's shell is already up
     register(ip)
     ip.user_ns["old"] = schema(table([ID, CODE], primary_key=PK))
     new = tmp_path / "new.json"
