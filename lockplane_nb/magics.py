@@ -502,7 +502,7 @@ class Lockplane(Magics, Configurable):
             proof = exc.report if isinstance(exc.report, ShadowReport) else ShadowReport()
             if not proof.checks or proof.ok:
                 proof.add("Shadow proof", False, str(exc))
-        return Validation(plan, SafetyReport(plan), proof)
+        return Validation(plan, SafetyReport(plan, proof), proof)
 
     def _cmd_apply(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Any:
         plan = self._plan(args.plan, ns, self.last_plan)

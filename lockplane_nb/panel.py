@@ -288,6 +288,8 @@ class ReviewPanel(widgets.VBox):
             raise
         self.shadow_report = report
         self.shadow_tab.value = shadow_html(report, style=False)
+        # the Safety tab now also shows what each step really did on the shadow
+        self.safety_tab.value = safety_html(SafetyReport(self.plan, report), style=False)
         if self.needs_confirm and not self.confirm.value:
             detail = "shadow run passed; tick the confirmation to enable Apply"
         else:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import psycopg
 
 from lockplane import ApplyResult, Plan, Step, introspect_url, make_plan
+from lockplane.safety import SafetyReport
 from lockplane_nb.panel import ReviewPanel
 
 BASE = "CREATE TABLE users (id integer PRIMARY KEY, email text);"
@@ -64,6 +65,8 @@ def test_validate_then_apply(fresh_db: Callable[[], str]) -> None:
     assert panel.shadow_report is not None and panel.shadow_report.ok
     for check in panel.shadow_report.checks:
         assert check.name in panel.shadow_tab.value
+    assert "Observed on the shadow" not in SafetyReport(plan).text()
+    assert "Observed on the shadow: ACCESS EXCLUSIVE on users" in panel.safety_tab.value
     assert not has_column(db, "users", "age")  # validation never touches the database
 
     panel.apply_button.click()
