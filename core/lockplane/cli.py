@@ -203,7 +203,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     )
     if result.preflight is not None:
         sys.stderr.write("Data preflight:\n" + result.preflight.text() + "\n")
-    sys.stderr.write("Shadow run:\n" + result.shadow.text() + "\n")
+    sys.stderr.write("Shadow run:\n" + result.shadow.text(observations=False) + "\n")
     print(f"{result.message} on {mask_url(url)} (ledger entry {result.ledger_id})")
     if not result.verified:
         sys.stderr.write("warning: the database does not read back exactly as the shadow did\n")
