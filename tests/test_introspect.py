@@ -18,6 +18,8 @@ from lockplane.introspect import introspect, introspect_url
 from lockplane.model import (
     CheckConstraint,
     Column,
+    Domain,
+    DomainCheck,
     Enum,
     Extension,
     ForeignKey,
@@ -521,6 +523,14 @@ def test_constraints_with_unmodeled_properties(schema: Schema) -> None:
     )
 
 
+def test_domains_are_managed(schema: Schema) -> None:
+    """A domain left the unmanaged inventory: it is modeled with its checks."""
+    check = DomainCheck(name="positive_check", expression="VALUE > 0")
+    assert schema.domains == (
+        Domain(schema="app", name="positive", type="integer", check_constraints=(check,)),
+    )
+
+
 def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
     """Everything not modeled is listed; extension members and range constructors are not."""
 
@@ -534,7 +544,6 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         u("constraint include columns", "public", "odd_note", "odd_keys"),
         u("deferrable primary key", "public", "odd_keys_pkey", "odd_keys"),
         u("foreign key set columns", "public", "odd_fk", "odd_keys"),
-        u("domain", "app", "positive"),
         u("event trigger", None, "log ddl"),
         u("exclusion constraint", "public", "booking_during_excl", "booking"),
         u("forced row level security", "public", "rls_table"),

@@ -230,6 +230,7 @@ CASES = [
     Case("LP504", "", "CREATE TABLE tags (id integer PRIMARY KEY);"),
     Case("LP505", USERS, "ALTER TABLE users ADD COLUMN score integer;", USER_ROWS),
     Case("LP506", USERS, "ALTER TABLE users ADD COLUMN code varchar(20);", USER_ROWS),
+    Case("LP507", USERS, "CREATE DOMAIN positive AS bigint CHECK (VALUE > 0);", USER_ROWS),
 ]
 
 

@@ -16,6 +16,15 @@ from .changes.base import Change
 from .changes.column import AlterColumnType, column_changes
 from .changes.constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex
 from .changes.ddl import Constraint
+from .changes.domains import (
+    AddDomainCheck,
+    CreateDomain,
+    DropDomain,
+    DropDomainCheck,
+    SetDomainDefault,
+    SetDomainNotNull,
+    ValidateDomainCheck,
+)
 from .changes.objects import (
     AddEnumValues,
     AlterSequence,
@@ -43,6 +52,7 @@ from .changes.table import (
 )
 from .errors import PlanError
 from .model import (
+    Domain,
     Enum,
     Extension,
     ForeignKey,
@@ -142,6 +152,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _extensions(old, new)
     enum_changes, enum_defaults = _enums(old, new)
     changes += enum_changes
+    changes += _domains(old, new)
     changes += _sequences(old, new)
     changes += _tables(old, new, enum_defaults)
     return Diff(old, new, tuple(changes))
@@ -230,6 +241,48 @@ def _enums(old: Schema, new: Schema) -> tuple[list[Change], set[tuple[str, str, 
             owned |= {(c.table.schema_, c.table.name, c.column) for c in columns}
             out.append(ReplaceEnum(o, n, columns))
     return out, owned
+
+
+def _domain_users(old: Schema, domain: Domain) -> tuple[str, ...]:
+    """The existing tables with a column of the domain (or an array of it), which tightening the
+    domain scans."""
+    names = _enum_type_names(domain)  # type: ignore[arg-type]
+    return tuple(
+        obj(t.schema_, t.name).as_string(None)
+        for t in old.tables
+        if any(c.type in names for c in t.columns)
+    )
+
+
+def _domains(old: Schema, new: Schema) -> list[Change]:
+    d = diff_kind(_by(old.domains, _qualified), _by(new.domains, _qualified))
+    out: list[Change] = [CreateDomain(x) for x in d.added] + [DropDomain(x) for x in d.dropped]
+    for o, n in d.altered:
+        if (o.type, o.collation) != (n.type, n.collation):
+            raise PlanError(
+                f"domain {n.qname}: changing its base type or collation ({o.type} → {n.type}) "
+                "is not supported yet; do it by hand, then plan again"
+            )
+        users = _domain_users(old, o)
+        if o.default != n.default:
+            out.append(SetDomainDefault(o, n))
+        if o.not_null != n.not_null:
+            out.append(SetDomainNotNull(o, n, users))
+        olds = _by(o.check_constraints, lambda c: c.name)
+        news = _by(n.check_constraints, lambda c: c.name)
+        checks = diff_kind(olds, news)
+        for before, after in checks.altered:
+            if before.expression == after.expression and before.not_valid and not after.not_valid:
+                out.append(ValidateDomainCheck(n, after, users))
+                continue
+            checks.dropped.append(before)
+            checks.added.append(after)
+        out += [DropDomainCheck(o, c, users) for c in checks.dropped]
+        for c in checks.added:
+            out.append(AddDomainCheck(n, c.model_copy(update={"not_valid": True})))
+            if not c.not_valid:
+                out.append(ValidateDomainCheck(n, c, users))
+    return out
 
 
 def _missing(schema: Schema, owner: SequenceOwner | None) -> bool:

@@ -49,6 +49,7 @@ KINDS = (
     "schemas",
     "extensions",
     "enums",
+    "domains",
     "sequences",
     "tables",
     "columns",
@@ -144,11 +145,28 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
                 {"schema": schema, "name": name, "labels": labels}
                 for schema, name, labels in rows["enums"]
             ],
+            "domains": [_domain(row) for row in rows["domains"]],
             "sequences": sequences,
             "tables": list(tables.values()),
             "unmanaged": unmanaged,
         }
     )
+
+
+def _domain(row: Row) -> dict[str, Any]:
+    schema, name, type_, default, not_null, collation, names, expressions, validated = row
+    return {
+        "schema": schema,
+        "name": name,
+        "type": type_,
+        "default": default,
+        "not_null": not_null,
+        "collation": collation,
+        "check_constraints": [
+            {"name": n, "expression": e, "not_valid": not v}
+            for n, e, v in zip(names, expressions, validated, strict=True)
+        ],
+    }
 
 
 def _unmanaged(row: Row) -> dict[str, Any]:

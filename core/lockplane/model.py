@@ -251,6 +251,35 @@ class Enum(Model):
         return qualified(self.schema_, self.name)
 
 
+class DomainCheck(Model):
+    name: Name
+    expression: str = Field(description="Boolean expression over VALUE as pg_get_expr() prints it.")
+    not_valid: bool = Field(False, description="Added NOT VALID: existing values are not checked.")
+
+
+class Domain(Model):
+    """A domain: a base type with a default, NOT NULL and checks that every column of it obeys."""
+
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    type: str = Field(description="Base type exactly as format_type() prints it.")
+    default: str | None = Field(None, description="Default expression as pg_get_expr() prints it.")
+    not_null: bool = False
+    collation: str | None = Field(None, description="None: the base type's collation.")
+    check_constraints: tuple[DomainCheck, ...] = ()
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _canonical(self) -> Domain:
+        ordered = tuple(sorted(self.check_constraints, key=lambda c: c.name))
+        object.__setattr__(self, "check_constraints", ordered)
+        return self
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema_, self.name)
+
+
 class SequenceOwner(Model):
     table: Name
     column: Name
@@ -304,6 +333,7 @@ class Schema(Model):
     )
     extensions: tuple[Extension, ...] = ()
     enums: tuple[Enum, ...] = ()
+    domains: tuple[Domain, ...] = ()
     sequences: tuple[Sequence, ...] = ()
     tables: tuple[Table, ...] = ()
     unmanaged: tuple[Unmanaged, ...] = Field(
@@ -318,10 +348,11 @@ class Schema(Model):
         if implied:
             object.__setattr__(self, "sequences", self.sequences + implied)
         used = {t.schema_ for t in self.tables} | {e.schema_ for e in self.enums}
+        used |= {d.schema_ for d in self.domains}
         used |= {s.schema_ for s in self.sequences} | {x.schema_ for x in self.extensions}
         names = sorted((set(self.schemas) | used) - {DEFAULT_SCHEMA})
         object.__setattr__(self, "schemas", tuple(names))
-        for attr in ("extensions", "enums", "sequences", "tables"):
+        for attr in ("extensions", "enums", "domains", "sequences", "tables"):
             items = getattr(self, attr)
             ordered = tuple(sorted(items, key=lambda o: (o.schema_, o.name)))
             keys = [(o.schema_, o.name) for o in ordered]

@@ -108,10 +108,10 @@ RULES: tuple[Rule, ...] = (
         "type-dropped",
         "BREAKING_CHANGE",
         "warning",
-        "An enum type is dropped.",
+        "An enum type or a domain is dropped.",
         "Functions, casts and client code that name the type fail.",
         "Drop the type in a later release, once nothing names it.",
-        squawk=("ban-drop-type",),
+        squawk=("ban-drop-type", "ban-drop-domain"),
     ),
     Rule(
         "LP109",
@@ -438,6 +438,17 @@ RULES: tuple[Rule, ...] = (
         "TYPE, and shrinking it rewrites the table.",
         "Use text, with a CHECK (length(col) <= n) if the limit matters.",
         squawk=("prefer-text-field",),
+    ),
+    Rule(
+        "LP507",
+        "domain-check-constraint",
+        "SCHEMA_DESIGN",
+        "info",
+        "A domain is created with NOT NULL or a check, or gets a check later.",
+        "Every column of the domain, in every table, obeys it: changing it later scans all of "
+        "them under SHARE (writes wait), and the domain hides the rule from readers of the table.",
+        "Constraints on each table (NOT VALID + VALIDATE online), or a domain without any.",
+        squawk=("ban-create-domain-with-constraint", "ban-alter-domain-with-add-constraint"),
     ),
 )
 

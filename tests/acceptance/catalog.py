@@ -89,6 +89,23 @@ WHERE t.typtype = 'e' AND {_USER_NAMESPACE}
 ORDER BY 1
 """
 
+_DOMAINS_SQL = f"""
+SELECT format('%I.%I', n.nspname, t.typname), format_type(t.typbasetype, t.typtypmod),
+       t.typdefault, t.typnotnull,
+       CASE WHEN t.typcollation = 0 THEN NULL
+            ELSE (SELECT format('%I.%I', cn.nspname, co.collname)
+                    FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                   WHERE co.oid = t.typcollation) END,
+       array(SELECT co.conname || ': ' || pg_get_constraintdef(co.oid, true)
+                    || CASE WHEN co.convalidated THEN '' ELSE ' /* NOT VALID */' END
+               FROM pg_constraint co
+              WHERE co.contypid = t.oid AND co.contype = 'c' ORDER BY co.conname)
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'd' AND {_USER_NAMESPACE}
+  AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_type'", oid="t.oid")}
+ORDER BY 1
+"""
+
 _SEQUENCES_SQL = f"""
 SELECT format('%I.%I', n.nspname, c.relname),
        format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
@@ -177,6 +194,17 @@ def snapshot(url: str) -> dict[str, Any]:
         extensions = {r[0]: {"schema": r[1], "version": r[2]} for r in cur.fetchall()}
         cur.execute(_ENUMS_SQL)
         enums = {r[0]: list(r[1]) for r in cur.fetchall()}
+        cur.execute(_DOMAINS_SQL)
+        domains = {
+            r[0]: {
+                "checks": list(r[5]),
+                "collation": r[4],
+                "default": r[2],
+                "not_null": r[3],
+                "type": r[1],
+            }
+            for r in cur.fetchall()
+        }
         cur.execute(_SEQUENCES_SQL)
         sequences = {
             r[0]: {
@@ -242,6 +270,7 @@ def snapshot(url: str) -> dict[str, Any]:
             for key in ("columns", "constraints", "indexes"):
                 entry[key] = _sorted(entry[key])
     return {
+        "domains": domains,
         "enums": enums,
         "extensions": extensions,
         "schemas": schemas,

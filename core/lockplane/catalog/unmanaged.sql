@@ -120,14 +120,14 @@ WHERE NOT EXISTS (  -- nor the constructors PostgreSQL makes for a range type (d
 )
 UNION ALL
 SELECT CASE t.typtype
-         WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite type' WHEN 'r' THEN 'range type'
+         WHEN 'c' THEN 'composite type' WHEN 'r' THEN 'range type'
          ELSE 'base type'
        END,
        s.nspname, t.typname, NULL
 FROM pg_type t
 JOIN scoped_ns s ON s.oid = t.typnamespace
 LEFT JOIN pg_class tr ON tr.oid = t.typrelid
-WHERE (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND tr.relkind = 'c')
+WHERE (t.typtype = 'r' OR (t.typtype = 'c' AND tr.relkind = 'c')
        OR (t.typtype = 'b' AND t.typcategory <> 'A'))
   AND NOT EXISTS (
     SELECT FROM ext_member e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid
