@@ -83,6 +83,9 @@ def test_rules_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "LP305  index-build-blocks-writes" in out and "LP306" not in out
     assert "CREATE INDEX CONCURRENTLY" in out and "squawk require-concurrent-index-creation" in out
+    assert main(["rules", "LP999"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lockplane: error: rules: no rule LP999") and err.count("\n") == 1
     assert main(["rules", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [d["code"] for d in data] == [r.code for r in RULES]

@@ -119,8 +119,13 @@ def _rehearse(
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from .rules import RULES, markdown_table
+    from .rules import BY_CODE, RULES, markdown_table
 
+    unknown = [c for c in args.code if c not in BY_CODE]
+    if unknown:
+        raise InputError(
+            "rules", f"no rule {', '.join(unknown)} (codes run LP101 to {RULES[-1].code})"
+        )
     if args.markdown:
         sys.stdout.write(markdown_table())
         return EXIT_OK
