@@ -50,6 +50,15 @@ from .changes.table import (
     attached,
     core,
 )
+from .changes.views import (
+    CreateView,
+    DropView,
+    ReplaceView,
+    SetViewComment,
+    appends_only,
+    matview_relation,
+)
+from .deps import Graph, Node
 from .errors import PlanError
 from .model import (
     Domain,
@@ -62,6 +71,8 @@ from .model import (
     SequenceOwner,
     Table,
     UniqueConstraint,
+    View,
+    qualified,
 )
 from .sqlnames import obj
 
@@ -155,6 +166,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _domains(old, new)
     changes += _sequences(old, new)
     changes += _tables(old, new, enum_defaults)
+    changes += _views(old, new, changes)
     return Diff(old, new, tuple(changes))
 
 
@@ -471,4 +483,130 @@ def _table_changes(
         out.append(SetTableComment(core(n), o.comment, n.comment))
     if o.unlogged != n.unlogged:
         out.append(SetLogged(core(n), n.unlogged))
+    return out
+
+
+def _rebuild_reasons(
+    old: Schema, new: Schema, graph: Graph, changes: list[Change]
+) -> dict[Node, str]:
+    """The existing views kept by name that must be dropped and created again, with why: they
+    read a column whose type changes or that is dropped, a dropped table, or a view that is
+    itself dropped or rebuilt (Postgres refuses each of those under a view)."""
+    moved: dict[tuple[str, str], set[str]] = {}
+    for c in changes:
+        if isinstance(c, (AlterColumnType, DropColumn)):
+            moved.setdefault((c.table.schema_, c.table.name), set()).add(c.before.name)
+        elif isinstance(c, ReplaceEnum):
+            for e in c.columns:
+                moved.setdefault((e.table.schema_, e.table.name), set()).add(e.column)
+    news = _by(new.views, _qualified)
+    reasons: dict[Node, str] = {}
+    for v in old.views:
+        node: Node = ("view", v.schema_, v.name)
+        n = news.get((v.schema_, v.name))
+        if n is None:
+            continue
+        for (schema, name), used in sorted(graph.columns_used(node).items()):
+            hit = sorted(used & moved.get((schema, name), set()))
+            if new.table(schema, name) is None:
+                reasons[node] = f"table {qualified(schema, name)} is dropped"
+            elif hit:
+                reasons[node] = f"column {qualified(schema, name)}.{hit[0]} changes"
+        in_place = appends_only(v, n) and not graph.dependents({node})
+        if node not in reasons and not _same_query(v, n) and not in_place:
+            reasons[node] = "its query changes"
+    gone = {("view", v.schema_, v.name) for v in old.views if (v.schema_, v.name) not in news}
+    for user in sorted(graph.dependents(gone | set(reasons))):
+        key = (user[1], user[2])
+        if user[0] == "view" and key in news and user not in reasons:
+            read = sorted(graph.dependencies(user) & (gone | set(reasons)))
+            reasons[user] = f"view {qualified(*read[0][1:])} is rebuilt" if read else "rebuild"
+    return reasons
+
+
+def _same_query(o: View, n: View) -> bool:
+    """Equal but for comment and indexes (changed in place); columns count only when both
+    documents list them (a hand-written one may not)."""
+    strip: dict[str, Any] = {"comment": None, "indexes": ()}
+    if not (o.columns and n.columns):
+        strip["columns"] = ()
+    return o.model_copy(update=strip) == n.model_copy(update=strip)
+
+
+def _reads(schema: Schema, graph: Graph, v: View, stable: set[Node]) -> tuple[str, ...]:
+    """The relations CREATE of `v` locks (ACCESS SHARE) that exist before and after the plan:
+    what it names directly, and for a materialized view (whose query runs) also what the plain
+    views it reads name, recursively."""
+    views = _by(schema.views, _qualified)
+    out: set[Node] = set()
+    todo, seen = [("view", v.schema_, v.name)], set()
+    while todo:
+        for dep in graph.dependencies(todo.pop()):
+            plain = dep[0] == "view" and not views[dep[1], dep[2]].materialized
+            if plain and v.materialized and dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+            out.add(dep)
+    return tuple(sorted(obj(s, n).as_string(None) for kind, s, n in out & stable))
+
+
+def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
+    """Views created, dropped, replaced in place, commented and indexed; and every view that
+    stands in the way of another change dropped first and created again after, in dependency
+    order (see `changes/views.py`)."""
+    og, ng = Graph(old), Graph(new)
+    olds, news = _by(old.views, _qualified), _by(new.views, _qualified)
+    reasons = _rebuild_reasons(old, new, og, changes)
+    for (schema, name), v in olds.items():
+        if (schema, name) in news and ("view", schema, name) not in reasons:
+            continue
+        for u in old.unmanaged:
+            if u.on == name and (u.schema_ or "public") == schema:
+                raise PlanError(
+                    f"view {v.qname} is dropped by this plan, but it has {u.kind} {u.name!r}, "
+                    "which Lockplane does not manage; drop that by hand first"
+                )
+    stable = {("table", t.schema_, t.name) for t in old.tables if new.table(t.schema_, t.name)}
+    stable |= {
+        ("view", *k)
+        for k, v in olds.items()
+        if v.materialized and k in news and ("view", *k) not in reasons
+    }
+    out: list[Change] = []
+
+    def create(v: View, why: str | None = None) -> None:
+        node = ("view", v.schema_, v.name)
+        out.append(CreateView(v, ng.depth(node), _reads(new, ng, v, stable), rebuilt=why))
+        out.extend(CreateIndex(matview_relation(v), i, new_table=True) for i in v.indexes)
+
+    def drop(v: View, why: str | None = None) -> None:
+        node = ("view", v.schema_, v.name)
+        out.append(DropView(v, og.depth(node), _reads(old, og, v, stable), rebuilt=why))
+
+    for key, v in olds.items():
+        if key not in news:
+            drop(v)
+    for key, v in news.items():
+        if key not in olds:
+            create(v)
+    for key, o in olds.items():
+        n = news.get(key)
+        why = reasons.get(("view", *key))
+        if n is None:
+            continue
+        if why is not None:
+            drop(o, why)
+            create(n, why)
+            continue
+        if not _same_query(o, n):
+            reads = set(_reads(old, og, o, stable)) | set(_reads(new, ng, n, stable))
+            out.append(ReplaceView(o, n, ng.depth(("view", *key)), tuple(sorted(reads))))
+        if o.comment != n.comment:
+            out.append(SetViewComment(n, o.comment, n.comment))
+        rel = matview_relation(n)
+        idx = diff_kind(_by(o.indexes, lambda i: i.name), _by(n.indexes, lambda i: i.name))
+        out += [CreateIndex(rel, i) for i in idx.added]
+        out += [DropIndex(rel, i) for i in idx.dropped]
+        for io, i_n in idx.altered:
+            out += [DropIndex(rel, io, replaced=True), CreateIndex(rel, i_n)]
     return out

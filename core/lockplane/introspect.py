@@ -55,6 +55,7 @@ KINDS = (
     "columns",
     "constraints",
     "indexes",
+    "views",
     "unmanaged",
 )
 
@@ -124,7 +125,8 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
     unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
     columns = _add_columns(tables, rows["columns"])
     _add_constraints(tables, rows["constraints"])
-    _add_indexes(tables, rows["indexes"])
+    views = {row[0]: _view(row) for row in rows["views"]}
+    _add_indexes(tables | views, rows["indexes"])  # materialized views have indexes too
     sequences = []
     for row in rows["sequences"]:
         sequence, identity_of = _sequence(row)
@@ -148,6 +150,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "domains": [_domain(row) for row in rows["domains"]],
             "sequences": sequences,
             "tables": list(tables.values()),
+            "views": list(views.values()),
             "unmanaged": unmanaged,
         }
     )
@@ -166,6 +169,26 @@ def _domain(row: Row) -> dict[str, Any]:
             {"name": n, "expression": e, "not_valid": not v}
             for n, e, v in zip(names, expressions, validated, strict=True)
         ],
+    }
+
+
+def _view(row: Row) -> dict[str, Any]:
+    (
+        _, schema, name, definition, materialized, check_option, security_barrier,
+        security_invoker, column_names, column_types, comment,
+    ) = row  # fmt: skip
+    return {
+        "schema": schema,
+        "name": name,
+        "definition": definition,
+        "materialized": materialized,
+        "check_option": check_option,
+        "security_barrier": security_barrier,
+        "security_invoker": security_invoker,
+        "columns": [
+            {"name": n, "type": t} for n, t in zip(column_names, column_types, strict=True)
+        ],
+        "comment": comment,
     }
 
 

@@ -280,6 +280,48 @@ class Domain(Model):
         return qualified(self.schema_, self.name)
 
 
+class ViewColumn(Model):
+    name: Name
+    type: str = Field(description="Type exactly as format_type() prints it.")
+
+
+class View(Model):
+    """A view or materialized view. `definition` is the query as `pg_get_viewdef(oid, true)`
+    prints it with search_path=public; `columns` are what the view exposes (introspection fills
+    them in; a hand-written document may leave them out, and then they are not compared)."""
+
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    definition: str
+    materialized: bool = False
+    check_option: Literal["local", "cascaded"] | None = None
+    security_barrier: bool = False
+    security_invoker: bool = Field(False, description="PostgreSQL 15+.")
+    columns: tuple[ViewColumn, ...] = ()
+    indexes: tuple[Index, ...] = Field((), description="Materialized views only.")
+    comment: str | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _canonical(self) -> View:
+        if not self.materialized and self.indexes:
+            raise ValueError("only a materialized view can have indexes")
+        if self.materialized and (
+            self.check_option or self.security_barrier or self.security_invoker
+        ):
+            raise ValueError(
+                "check_option, security_barrier and security_invoker are for plain views only"
+            )
+        object.__setattr__(self, "indexes", tuple(sorted(self.indexes, key=lambda i: i.name)))
+        # pg_get_viewdef indents the first line and ends with ";": neither is part of the query
+        object.__setattr__(self, "definition", self.definition.strip().rstrip(";").rstrip())
+        return self
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema_, self.name)
+
+
 class SequenceOwner(Model):
     table: Name
     column: Name
@@ -336,6 +378,7 @@ class Schema(Model):
     domains: tuple[Domain, ...] = ()
     sequences: tuple[Sequence, ...] = ()
     tables: tuple[Table, ...] = ()
+    views: tuple[View, ...] = Field((), description="Views and materialized views.")
     unmanaged: tuple[Unmanaged, ...] = Field(
         (), description="Read-only inventory of objects Lockplane does not manage; never dropped."
     )
@@ -350,9 +393,10 @@ class Schema(Model):
         used = {t.schema_ for t in self.tables} | {e.schema_ for e in self.enums}
         used |= {d.schema_ for d in self.domains}
         used |= {s.schema_ for s in self.sequences} | {x.schema_ for x in self.extensions}
+        used |= {v.schema_ for v in self.views}
         names = sorted((set(self.schemas) | used) - {DEFAULT_SCHEMA})
         object.__setattr__(self, "schemas", tuple(names))
-        for attr in ("extensions", "enums", "domains", "sequences", "tables"):
+        for attr in ("extensions", "enums", "domains", "sequences", "tables", "views"):
             items = getattr(self, attr)
             ordered = tuple(sorted(items, key=lambda o: (o.schema_, o.name)))
             keys = [(o.schema_, o.name) for o in ordered]
@@ -360,6 +404,11 @@ class Schema(Model):
             if dup is not None:
                 raise ValueError(f"{attr[:-1]} {qualified(*dup)!r} appears twice")
             object.__setattr__(self, attr, ordered)
+        clash = {(t.schema_, t.name) for t in self.tables} & {
+            (v.schema_, v.name) for v in self.views
+        }
+        if clash:
+            raise ValueError(f"{qualified(*min(clash))!r} is both a table and a view")
         object.__setattr__(
             self,
             "unmanaged",

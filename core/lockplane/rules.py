@@ -124,6 +124,16 @@ RULES: tuple[Rule, ...] = (
         squawk=("ban-drop-extension",),
     ),
     Rule(
+        "LP110",
+        "view-dropped",
+        "BREAKING_CHANGE",
+        "warning",
+        "A view or materialized view is dropped (not rebuilt).",
+        "Queries, functions and clients that select from it fail. A view holds no data; a "
+        "materialized view's rows are recomputed by the rollback.",
+        "Drop the view in a later release, once nothing selects from it.",
+    ),
+    Rule(
         "LP201",
         "not-null-column-without-default",
         "DATA_DEPENDENT",
@@ -374,6 +384,17 @@ RULES: tuple[Rule, ...] = (
         "values, and without identity an omitted value is NULL.",
         "Change the writers first; prefer BY DEFAULT while migrating.",
         squawk=("ban-alter-identity",),
+    ),
+    Rule(
+        "LP408",
+        "materialized-view-recomputed",
+        "BREAKING_CHANGE",
+        "warning",
+        "A materialized view is dropped and created again (its query changed, or a column or "
+        "view it reads is rebuilt).",
+        "DROP holds ACCESS EXCLUSIVE on it until the plan commits, while its query runs again to "
+        "refill it: its readers wait for the whole recomputation.",
+        "Create the new materialized view under another name, switch readers, drop the old one.",
     ),
     Rule(
         "LP501",

@@ -168,6 +168,23 @@ WHERE i.indrelid = ANY(%s)
 ORDER BY i.indrelid, ic.relname
 """
 
+_VIEWS_SQL = f"""
+SELECT format('%I.%I', n.nspname, c.relname), c.relkind, pg_get_viewdef(c.oid, true),
+       coalesce(array(SELECT unnest(c.reloptions) ORDER BY 1), '{{}}'),
+       obj_description(c.oid, 'pg_class'),
+       array(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+               FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum),
+       array(SELECT pg_get_indexdef(i.indexrelid)
+               FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+              WHERE i.indrelid = c.oid ORDER BY ic.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') AND {_USER_NAMESPACE}
+  AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
+ORDER BY 1
+"""
+
 
 def _sorted(d: dict[str, Any]) -> dict[str, Any]:
     """Insertion order = key order, so printed snapshots and pytest diffs are stable."""
@@ -269,6 +286,18 @@ def snapshot(url: str) -> dict[str, Any]:
         for entry in tables.values():
             for key in ("columns", "constraints", "indexes"):
                 entry[key] = _sorted(entry[key])
+        cur.execute(_VIEWS_SQL)
+        views = {
+            r[0]: {
+                "columns": list(r[5]),
+                "comment": r[4],
+                "definition": r[2],
+                "indexes": list(r[6]),
+                "kind": r[1],
+                "options": list(r[3]),
+            }
+            for r in cur.fetchall()
+        }
     return {
         "domains": domains,
         "enums": enums,
@@ -276,6 +305,7 @@ def snapshot(url: str) -> dict[str, Any]:
         "schemas": schemas,
         "sequences": sequences,
         "tables": tables,
+        "views": views,
     }
 
 

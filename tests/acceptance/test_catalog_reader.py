@@ -34,6 +34,10 @@ CREATE INDEX users_email_idx ON users (lower(email)) WHERE mood <> 'sad';
 CREATE INDEX users_team_idx ON users (team_id DESC NULLS LAST) INCLUDE (email);
 COMMENT ON TABLE users IS 'people';
 COMMENT ON COLUMN users.email IS 'where we write';
+CREATE VIEW app.happy WITH (security_barrier) AS SELECT id, email FROM users WHERE mood = 'happy';
+CREATE MATERIALIZED VIEW team_sizes AS SELECT team_id, count(*) AS n FROM users GROUP BY team_id;
+CREATE INDEX team_sizes_n ON team_sizes (n);
+COMMENT ON VIEW app.happy IS 'the happy ones';
 """
 
 # (detail, text to replace in BASE, replacement): each pair differs in that one detail only.
@@ -64,6 +68,11 @@ ONE_DETAIL = [
         "CREATE EXTENSION IF NOT EXISTS citext;",
         "CREATE EXTENSION citext; CREATE EXTENSION hstore;",
     ),
+    ("view query", "WHERE mood = 'happy'", "WHERE mood = 'ok'"),
+    ("view option", "WITH (security_barrier)", "WITH (security_invoker)"),
+    ("view comment", "IS 'the happy ones'", "IS 'the glad ones'"),
+    ("materialized view index", "team_sizes (n)", "team_sizes (team_id)"),
+    ("view column type", "count(*) AS n", "count(*)::int AS n"),
     ("unique constraint name", "name citext UNIQUE", "name citext CONSTRAINT team_name_key UNIQUE"),
 ]
 

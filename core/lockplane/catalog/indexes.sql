@@ -17,7 +17,7 @@ WITH idx AS (
   JOIN pg_class c ON c.oid = i.indrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE i.indisvalid AND i.indislive
-    AND c.relkind = 'r' AND NOT c.relispartition
+    AND c.relkind IN ('r', 'm') AND NOT c.relispartition
     AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
     AND n.nspname !~ '^pg_(toast|temp_)'
     AND NOT EXISTS (

@@ -24,13 +24,11 @@ rel AS (
 SELECT CASE
          WHEN r.relispartition THEN 'partition'
          WHEN r.relkind = 'p' THEN 'partitioned table'
-         WHEN r.relkind = 'v' THEN 'view'
-         WHEN r.relkind = 'm' THEN 'materialized view'
          ELSE 'foreign table'
        END AS kind,
        r.nspname AS schema, r.relname AS name, NULL AS "on"
 FROM rel r
-WHERE r.relkind <> 'r' OR r.relispartition
+WHERE r.relkind IN ('p', 'f') OR r.relispartition
 UNION ALL
 SELECT 'row level security', r.nspname, r.relname, NULL
 FROM rel r

@@ -1,0 +1,289 @@
+"""Views and materialized views: create, drop, replace, comment, and the rebuilds of dependents.
+
+A view holds no data, so dropping one loses nothing but the name code selects from; a
+materialized view's rows are its query's result, so they are recomputed, not lost. Postgres
+refuses to change a column's type, or drop a column or table, while a view reads it, and
+CREATE OR REPLACE VIEW can only append columns: in those cases the plan drops the view (and every
+view that reads it, dependents first) and creates it again afterwards; the diff decides which
+(see `diff._views`). `depth` is the view's place in the dependency graph (`deps.Graph.depth`),
+so creates sort after the views they read and drops before. `reads` are the existing tables and
+materialized views whose ACCESS SHARE lock the CREATE takes (as SQL names them; a plain view's
+query is only parsed, a materialized view's runs, reading through plain views).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from ..model import Table, View
+from ..plan import Hazard, LockMode
+from ..sqlnames import Ident, obj
+from .base import Change, ObjectChange, Phase, hazard
+from .ddl import comment_on, index_def
+
+
+def _name(v: View) -> Ident:
+    return obj(v.schema_, v.name)
+
+
+def _what(v: View) -> str:
+    return "MATERIALIZED VIEW" if v.materialized else "VIEW"
+
+
+def _kind(v: View) -> str:
+    return "materialized view" if v.materialized else "view"
+
+
+def _options(v: View) -> sql.Composable:
+    opts = (
+        [sql.SQL("check_option = {}").format(sql.Literal(v.check_option))] if v.check_option else []
+    )
+    opts += [
+        sql.SQL(f"{o} = true") for o in ("security_barrier", "security_invoker") if getattr(v, o)
+    ]
+    return sql.SQL(" WITH ({})").format(sql.SQL(", ").join(opts)) if opts else sql.SQL("")
+
+
+def view_def(v: View, *, replace: bool = False) -> sql.Composed:
+    """CREATE [OR REPLACE] [MATERIALIZED] VIEW with its options; a materialized view is filled."""
+    head = "CREATE OR REPLACE" if replace else "CREATE"
+    tail = " WITH DATA" if v.materialized else ""
+    return sql.SQL("{} {} {}{} AS {}{}").format(
+        sql.SQL(head),
+        sql.SQL(_what(v)),
+        _name(v),
+        _options(v),
+        sql.SQL(v.definition),
+        sql.SQL(tail),
+    )
+
+
+def matview_relation(v: View) -> Table:
+    """The materialized view as the index changes of `changes.constraint` take a table (they
+    only use its name)."""
+    return Table(schema=v.schema_, name=v.name)
+
+
+def _comment(v: View) -> list[sql.Composable]:
+    return [comment_on(_what(v), _name(v), v.comment)] if v.comment is not None else []
+
+
+def _depth_key(depth: int) -> str:
+    return f"{depth:05d}"
+
+
+@dataclass(frozen=True)
+class CreateView(ObjectChange):
+    """`with_indexes`: also build a materialized view's indexes in this step (the rollback of a
+    drop, which must restore them); otherwise the diff creates them as steps of their own.
+    `rebuilt`: why an existing view is created again, for the description."""
+
+    after: View
+    depth: int = 0
+    reads: tuple[str, ...] = ()
+    with_indexes: bool = False
+    rebuilt: str | None = None
+    phase = Phase.CREATE_VIEW
+    sign = "+"
+
+    @property
+    def kind(self) -> str:
+        return _kind(self.after)
+
+    @property
+    def subject(self) -> Any:
+        return self.after
+
+    def key(self) -> tuple[str, ...]:
+        return (_depth_key(self.depth), self.after.schema_, self.after.name)
+
+    def statements(self) -> list[sql.Composable]:
+        v = self.after
+        out: list[sql.Composable] = [view_def(v), *_comment(v)]
+        if self.with_indexes:
+            out += [index_def(matview_relation(v), i) for i in v.indexes]
+        return out
+
+    def reverse(self) -> Change:
+        return DropView(self.after, self.depth, self.reads, rebuilt=self.rebuilt)
+
+    def description(self) -> str:
+        why = f" (rebuilt after {self.rebuilt})" if self.rebuilt else ""
+        return f"Create {self.kind} {self.after.qname}{why}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS SHARE" if self.reads else None
+
+    def tables(self) -> tuple[str, ...]:
+        return self.reads
+
+    def notes(self) -> list[str]:
+        if self.after.materialized:
+            return [
+                "A new materialized view: its query runs once to fill it, reading under ACCESS SHARE"
+            ]
+        return ["Creating a view stores a query; no row is read or written"]
+
+
+@dataclass(frozen=True)
+class DropView(ObjectChange):
+    """`rebuilt`: the view is created again later in this plan (see CreateView)."""
+
+    before: View
+    depth: int = 0
+    reads: tuple[str, ...] = ()
+    rebuilt: str | None = None
+    phase = Phase.DROP_VIEW
+    sign = "-"
+
+    @property
+    def kind(self) -> str:
+        return _kind(self.before)
+
+    @property
+    def subject(self) -> Any:
+        return self.before
+
+    def key(self) -> tuple[str, ...]:
+        return (_depth_key(99999 - self.depth), self.before.schema_, self.before.name)
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("DROP {} {}").format(sql.SQL(_what(self.before)), _name(self.before))]
+
+    def reverse(self) -> Change:
+        return CreateView(
+            self.before, self.depth, self.reads, with_indexes=True, rebuilt=self.rebuilt
+        )
+
+    def description(self) -> str:
+        why = f" (rebuilt after {self.rebuilt})" if self.rebuilt else ""
+        return f"Drop {self.kind} {self.before.qname}{why}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE" if self.before.materialized else None
+
+    def tables(self) -> tuple[str, ...]:
+        return (_name(self.before).as_string(None),) if self.before.materialized else ()
+
+    def hazards(self) -> list[Hazard]:
+        q = self.before.qname
+        if self.rebuilt is None:
+            return [hazard("LP110", f"Code that selects from {self.kind} {q} will fail")]
+        if self.before.materialized:
+            msg = (
+                f"Materialized view {q} is dropped and filled again: its readers wait from the "
+                "drop until the plan commits, while its query runs"
+            )
+            return [hazard("LP408", msg)]
+        return []
+
+    def notes(self) -> list[str]:
+        if self.before.materialized:
+            return [
+                "A materialized view's rows are its query's result: recreating it recomputes them"
+            ]
+        return ["A view holds no data; nothing is lost"]
+
+
+@dataclass(frozen=True)
+class ReplaceView(ObjectChange):
+    """CREATE OR REPLACE VIEW: the new query keeps the old columns (names and types, in order)
+    and may append some; options are replaced too. Postgres cannot take columns away this way,
+    so the way back, when it does, drops and creates the view (the diff only replaces views no
+    other view reads, so nothing stands in the way)."""
+
+    before: View
+    after: View
+    depth: int = 0
+    reads: tuple[str, ...] = ()
+    phase = Phase.CREATE_VIEW
+    sign = "~"
+    kind = "view"
+
+    @property
+    def subject(self) -> Any:
+        return self.after
+
+    def key(self) -> tuple[str, ...]:
+        return (_depth_key(self.depth), self.after.schema_, self.after.name)
+
+    def statements(self) -> list[sql.Composable]:
+        o, n = self.before, self.after
+        if appends_only(o, n):  # keeps the comment; SetViewComment changes it
+            return [view_def(n, replace=True)]
+        return [sql.SQL("DROP VIEW {}").format(_name(o)), view_def(n), *_comment(n)]
+
+    def reverse(self) -> Change:
+        return ReplaceView(self.after, self.before, self.depth, self.reads)
+
+    def description(self) -> str:
+        how = "" if appends_only(self.before, self.after) else " (drop and create)"
+        return f"Replace view {self.after.qname}{how}"
+
+    def detail(self) -> str:
+        return "definition"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS SHARE" if self.reads else None
+
+    def tables(self) -> tuple[str, ...]:
+        return self.reads
+
+    def notes(self) -> list[str]:
+        return ["The view holds no data; readers see the new query once the plan commits"]
+
+
+def appends_only(old: View, new: View) -> bool:
+    """Whether CREATE OR REPLACE VIEW can turn `old` into `new`: both plain, columns known on
+    both sides, and the new ones start with the old ones (same names and types, in order)."""
+    return (
+        not old.materialized
+        and not new.materialized
+        and bool(old.columns)
+        and bool(new.columns)
+        and new.columns[: len(old.columns)] == old.columns
+    )
+
+
+@dataclass(frozen=True)
+class SetViewComment(Change):
+    view: View
+    before: str | None
+    after: str | None
+    phase = Phase.COMMENT
+    sign = "~"
+
+    @property
+    def kind(self) -> str:
+        return _kind(self.view)
+
+    def key(self) -> tuple[str, ...]:
+        return (self.view.schema_, self.view.name)
+
+    @property
+    def target(self) -> str:
+        return self.view.qname
+
+    def statements(self) -> list[sql.Composable]:
+        return [comment_on(_what(self.view), _name(self.view), self.after)]
+
+    def reverse(self) -> Change:
+        return SetViewComment(self.view, self.after, self.before)
+
+    def description(self) -> str:
+        return f"Set comment on {self.kind} {self.view.qname}"
+
+    def detail(self) -> str:
+        return f"comment {self.before!r} → {self.after!r}"
+
+    def lock(self) -> LockMode | None:
+        return "SHARE UPDATE EXCLUSIVE" if self.view.materialized else None
+
+    def tables(self) -> tuple[str, ...]:
+        return (_name(self.view).as_string(None),) if self.view.materialized else ()
+
+    def notes(self) -> list[str]:
+        return ["Comments are metadata only"]

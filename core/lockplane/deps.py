@@ -1,0 +1,166 @@
+"""The dependency graph between the objects of a `Schema`, for ordering and dependent rebuilds.
+
+Postgres records view -> relation dependencies in pg_depend, but not those of function bodies,
+and a hand-written document has no pg_depend at all. So the edges are parsed out of the text of
+each object (a view's query now; function bodies, trigger and policy expressions, column defaults
+as other kinds are added) and resolved against the objects the schema holds. The tokenizer
+knows string literals, comments, quoted identifiers and `schema.name` chains, and nothing else:
+a word that happens to name an object (an alias, a keyword) only adds an edge, and a spare edge
+only adds order, never a wrong one. Bare names resolve to `public`, as introspection prints with
+search_path=public.
+
+Nodes are `(kind, schema, name)`. Adding a kind is one entry in `SOURCES` (objects whose text
+names others) and/or `TARGETS` (objects that can be named).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import cached_property
+
+from .model import DEFAULT_SCHEMA, Schema
+
+Node = tuple[str, str, str]
+"""(kind, schema, name): kind is "table" or "view" (plain or materialized; they share a
+namespace with tables, so a name is never both)."""
+
+SOURCES: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str, str]]]], ...] = (
+    ("view", lambda s: ((v.schema_, v.name, v.definition) for v in s.views)),
+)
+"""(kind, objects as (schema, name, text)): the objects whose text references others."""
+
+TARGETS: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str]]]], ...] = (
+    ("table", lambda s: ((t.schema_, t.name) for t in s.tables)),
+    ("view", lambda s: ((v.schema_, v.name) for v in s.views)),
+)
+"""(kind, objects as (schema, name)): what a name in a text can resolve to."""
+
+_TOKEN = re.compile(
+    r"""
+      (?P<skip>'(?:[^']|'')*'            # string literal
+        | [eE]'(?:[^'\\]|\\.|'')*'       # escape string
+        | \$(?P<tag>[A-Za-z_]\w*)?\$.*?\$(?P=tag)?\$   # dollar quoting
+        | --[^\n]*                       # line comment
+        | /\*.*?\*/)                     # block comment
+    | (?P<quoted>"(?:[^"]|"")*")
+    | (?P<word>[A-Za-z_\x80-\uffff][\w$\x80-\uffff]*)
+    | (?P<dot>\s*\.\s*)
+    | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def name_chains(text: str) -> list[tuple[str, ...]]:
+    """Every identifier chain in `text` (`a`, `s.t`, `t.col`, `s.t.col`), as Postgres folds them:
+    unquoted words lower-cased, quoted ones kept exactly."""
+    chains: list[tuple[str, ...]] = []
+    current: list[str] = []
+    after_dot = False
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup if m.lastgroup != "tag" else "skip"
+        if kind in ("word", "quoted"):
+            word = m.group(kind)
+            name = word[1:-1].replace('""', '"') if kind == "quoted" else word.lower()
+            if current and not after_dot:
+                chains.append(tuple(current))
+                current = []
+            current.append(name)
+            after_dot = False
+        elif kind == "dot" and current and not after_dot:
+            after_dot = True
+        else:
+            if current and not (kind == "other" and m.group().isspace()):
+                chains.append(tuple(current))
+                current = []
+            after_dot = False
+    if current:
+        chains.append(tuple(current))
+    return chains
+
+
+def _candidates(chain: tuple[str, ...]) -> Iterable[tuple[str, str]]:
+    """The (schema, name) pairs a chain may name: any adjacent pair, and any part in public."""
+    for i, part in enumerate(chain):
+        yield DEFAULT_SCHEMA, part
+        if i + 1 < len(chain):
+            yield part, chain[i + 1]
+
+
+class Graph:
+    """Which objects each object of a schema references, parsed from their definitions."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        named: dict[tuple[str, str], list[Node]] = {}
+        for kind, objects in TARGETS:
+            for s, n in objects(schema):
+                named.setdefault((s, n), []).append((kind, s, n))
+        self._words: dict[Node, frozenset[str]] = {}
+        edges: dict[Node, set[Node]] = {}
+        for kind, objects in SOURCES:
+            for s, n, text in objects(schema):
+                node = (kind, s, n)
+                chains = name_chains(text)
+                self._words[node] = frozenset(part for chain in chains for part in chain)
+                refs = {t for c in chains for pair in _candidates(c) for t in named.get(pair, ())}
+                edges.setdefault(node, set()).update(refs - {node})
+        self.edges: dict[Node, frozenset[Node]] = {k: frozenset(v) for k, v in edges.items()}
+
+    def dependencies(self, node: Node) -> frozenset[Node]:
+        """What `node` references directly."""
+        return self.edges.get(node, frozenset())
+
+    @cached_property
+    def _depths(self) -> dict[Node, int]:
+        """0 for an object that references nothing, else one more than its deepest reference.
+        A cycle (possible only through over-approximated edges) is broken at the edge that
+        closes it, visiting nodes and edges in sorted order, so the result is deterministic."""
+        depths: dict[Node, int] = {}
+        on_stack: set[Node] = set()
+
+        def visit(node: Node) -> int:
+            if node in depths:
+                return depths[node]
+            on_stack.add(node)
+            deep = [visit(d) for d in sorted(self.dependencies(node)) if d not in on_stack]
+            on_stack.discard(node)
+            depths[node] = 1 + max(deep) if deep else 0
+            return depths[node]
+
+        for node in sorted(self.edges):
+            visit(node)
+        return depths
+
+    def depth(self, node: Node) -> int:
+        """A topological key: create in ascending depth (dependencies first), drop in descending
+        depth (dependents first)."""
+        return self._depths.get(node, 0)
+
+    def dependents(self, nodes: Iterable[Node]) -> set[Node]:
+        """Every object that references one of `nodes`, directly or through others (the given
+        nodes themselves only when reached through a cycle)."""
+        users: dict[Node, set[Node]] = {}
+        for source, refs in self.edges.items():
+            for ref in refs:
+                users.setdefault(ref, set()).add(source)
+        out: set[Node] = set()
+        todo = list(nodes)
+        while todo:
+            for user in users.get(todo.pop(), ()):
+                if user not in out:
+                    out.add(user)
+                    todo.append(user)
+        return out
+
+    def columns_used(self, node: Node) -> dict[tuple[str, str], frozenset[str]]:
+        """The columns of each referenced table that `node`'s text names: (schema, table) ->
+        column names (an over-approximation: any word equal to a column's name counts)."""
+        words = self._words.get(node, frozenset())
+        out: dict[tuple[str, str], frozenset[str]] = {}
+        for kind, s, n in self.dependencies(node):
+            table = self.schema.table(s, n) if kind == "table" else None
+            if table is not None:
+                out[s, n] = frozenset(c.name for c in table.columns if c.name in words)
+        return out
