@@ -36,6 +36,12 @@ TARGETS: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str]]]], ...] =
 )
 """(kind, objects as (schema, name)): what a name in a text can resolve to."""
 
+# Reserved words (and those reserved but for function or type names): never an unquoted name, so
+# they are skipped; pg_get_viewdef quotes any object named like one.
+_RESERVED = frozenset(
+    ["all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "binary", "both", "case", "cast", "check", "collate", "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog", "current_date", "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group", "having", "ilike", "in", "initially", "inner", "intersect", "into", "is", "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime", "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or", "order", "outer", "overlaps", "placing", "primary", "references", "returning", "right", "select", "session_user", "similar", "some", "symmetric", "system_user", "table", "tablesample", "then", "to", "trailing", "true", "union", "unique", "user", "using", "variadic", "verbose", "when", "where", "window", "with"]
+)
+
 _TOKEN = re.compile(
     r"""
       (?P<skip>'(?:[^']|'')*'            # string literal
@@ -60,6 +66,8 @@ def name_chains(text: str) -> list[tuple[str, ...]]:
     after_dot = False
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup if m.lastgroup != "tag" else "skip"
+        if kind == "word" and m.group(kind).lower() in _RESERVED:
+            kind = "other"
         if kind in ("word", "quoted"):
             word = m.group(kind)
             name = word[1:-1].replace('""', '"') if kind == "quoted" else word.lower()

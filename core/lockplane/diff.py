@@ -577,7 +577,6 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
     def create(v: View, why: str | None = None) -> None:
         node = ("view", v.schema_, v.name)
         out.append(CreateView(v, ng.depth(node), _reads(new, ng, v, stable), rebuilt=why))
-        out.extend(CreateIndex(matview_relation(v), i, new_table=True) for i in v.indexes)
 
     def drop(v: View, why: str | None = None) -> None:
         node = ("view", v.schema_, v.name)

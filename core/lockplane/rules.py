@@ -132,6 +132,7 @@ RULES: tuple[Rule, ...] = (
         "Queries, functions and clients that select from it fail. A view holds no data; a "
         "materialized view's rows are recomputed by the rollback.",
         "Drop the view in a later release, once nothing selects from it.",
+        squawk=("ban-drop-view",),
     ),
     Rule(
         "LP201",

@@ -81,6 +81,8 @@ def _explained(step: Step, rule: str) -> bool:
 
 
 _DROPPED_CONSTRAINT = re.compile(r"ALTER TABLE (.+?) DROP CONSTRAINT (\"[^\"]+\"|\S+)")
+_DROPPED_VIEW = re.compile(r"DROP (MATERIALIZED )?VIEW (\"[^\"]+\"|\S+)")
+_INDEX_ON = re.compile(r"CREATE (?:UNIQUE )?INDEX \S+ ON (\"[^\"]+\"|\S+)")
 _TEMPORARY = "__lockplane_old"  # the enum a replacement renames out of the way, then drops
 
 
@@ -92,7 +94,10 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
     - renaming-object / ban-drop-type on the old enum type a replacement renames and then drops;
     - ban-drop-default in a statement that sets the column's default again (a type change drops
       the default so Postgres need not cast it, then sets the new one; LP406 is raised when the
-      default really goes).
+      default really goes);
+    - require-concurrent-index-creation on an index of a materialized view created in the same
+      step (nothing can read or write it yet);
+    - ban-drop-view on a view the plan creates again (a rebuild around a change under it).
     """
     if rule == "ban-drop-constraint":
         m = _DROPPED_CONSTRAINT.search(step.sql)
@@ -103,6 +108,15 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
         return any(f"ADD CONSTRAINT {name} " in o or o == f"DROP TABLE {table}" for o in others)
     if rule in ("renaming-object", "ban-drop-type"):
         return _TEMPORARY in step.sql
+    if rule == "ban-drop-view":  # a view rebuilt around another change: the plan recreates it
+        m = _DROPPED_VIEW.search(step.sql)
+        return m is not None and any(
+            f"VIEW {m.group(2)} " in s.sql for s in plan.steps if "CREATE " in s.sql
+        )
+    if rule == "require-concurrent-index-creation":  # on a materialized view the step creates
+        return any(
+            f"MATERIALIZED VIEW {m.group(1)} " in step.sql for m in _INDEX_ON.finditer(step.sql)
+        )
     if rule == "ban-drop-default":
         dropping = [s for s in step.sql.split(";\n") if "DROP DEFAULT" in s]
         return all("SET DEFAULT" in s for s in dropping)

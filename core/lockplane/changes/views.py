@@ -77,14 +77,13 @@ def _depth_key(depth: int) -> str:
 
 @dataclass(frozen=True)
 class CreateView(ObjectChange):
-    """`with_indexes`: also build a materialized view's indexes in this step (the rollback of a
-    drop, which must restore them); otherwise the diff creates them as steps of their own.
-    `rebuilt`: why an existing view is created again, for the description."""
+    """A materialized view's indexes are built in the same step, on the new (unread) relation:
+    the rollback of a drop must restore them with it. `rebuilt`: why an existing view is created
+    again, for the description."""
 
     after: View
     depth: int = 0
     reads: tuple[str, ...] = ()
-    with_indexes: bool = False
     rebuilt: str | None = None
     phase = Phase.CREATE_VIEW
     sign = "+"
@@ -102,10 +101,7 @@ class CreateView(ObjectChange):
 
     def statements(self) -> list[sql.Composable]:
         v = self.after
-        out: list[sql.Composable] = [view_def(v), *_comment(v)]
-        if self.with_indexes:
-            out += [index_def(matview_relation(v), i) for i in v.indexes]
-        return out
+        return [view_def(v), *_comment(v), *(index_def(matview_relation(v), i) for i in v.indexes)]
 
     def reverse(self) -> Change:
         return DropView(self.after, self.depth, self.reads, rebuilt=self.rebuilt)
@@ -154,9 +150,7 @@ class DropView(ObjectChange):
         return [sql.SQL("DROP {} {}").format(sql.SQL(_what(self.before)), _name(self.before))]
 
     def reverse(self) -> Change:
-        return CreateView(
-            self.before, self.depth, self.reads, with_indexes=True, rebuilt=self.rebuilt
-        )
+        return CreateView(self.before, self.depth, self.reads, rebuilt=self.rebuilt)
 
     def description(self) -> str:
         why = f" (rebuilt after {self.rebuilt})" if self.rebuilt else ""
