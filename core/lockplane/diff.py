@@ -512,15 +512,28 @@ def _rebuild_reasons(
                 reasons[node] = f"table {qualified(schema, name)} is dropped"
             elif hit:
                 reasons[node] = f"column {qualified(schema, name)}.{hit[0]} changes"
-        in_place = appends_only(v, n) and not graph.dependents({node})
-        if node not in reasons and not _same_query(v, n) and not in_place:
-            reasons[node] = "its query changes"
     gone = {("view", v.schema_, v.name) for v in old.views if (v.schema_, v.name) not in news}
-    for user in sorted(graph.dependents(gone | set(reasons))):
-        key = (user[1], user[2])
-        if user[0] == "view" and key in news and user not in reasons:
-            read = sorted(graph.dependencies(user) & (gone | set(reasons)))
-            reasons[user] = f"view {qualified(*read[0][1:])} is rebuilt" if read else "rebuild"
+
+    def spread() -> None:
+        """Readers of what is dropped or rebuilt are rebuilt, dependencies first, so each names
+        a view it reads (a cycle of spare edges may leave none to name)."""
+        for user in sorted(
+            graph.dependents(gone | set(reasons)), key=lambda u: (graph.depth(u), u)
+        ):
+            if user[0] == "view" and (user[1], user[2]) in news and user not in reasons:
+                read = sorted(graph.dependencies(user) & (gone | set(reasons)))
+                what = f"view {qualified(*read[0][1:])}" if read else "a view it reads"
+                reasons[user] = f"{what} changes"
+
+    spread()
+    for v in old.views:
+        node = ("view", v.schema_, v.name)
+        n = news.get((v.schema_, v.name))
+        if n is None or node in reasons or _same_query(v, n):
+            continue
+        if not appends_only(v, n) or graph.dependents({node}):
+            reasons[node] = "its query changes"
+    spread()
     return reasons
 
 
@@ -580,7 +593,10 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
 
     def drop(v: View, why: str | None = None) -> None:
         node = ("view", v.schema_, v.name)
-        out.append(DropView(v, og.depth(node), _reads(old, og, v, stable), rebuilt=why))
+        after = news.get((v.schema_, v.name))
+        kept = {c.name for c in after.columns} if after is not None and after.columns else None
+        lost = tuple(c.name for c in v.columns if kept is not None and c.name not in kept)
+        out.append(DropView(v, og.depth(node), _reads(old, og, v, stable), why, lost))
 
     for key, v in olds.items():
         if key not in news:

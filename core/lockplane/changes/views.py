@@ -126,12 +126,14 @@ class CreateView(ObjectChange):
 
 @dataclass(frozen=True)
 class DropView(ObjectChange):
-    """`rebuilt`: the view is created again later in this plan (see CreateView)."""
+    """`rebuilt`: the view is created again later in this plan (see CreateView); `lost`: the
+    columns the view it is rebuilt as no longer has."""
 
     before: View
     depth: int = 0
     reads: tuple[str, ...] = ()
     rebuilt: str | None = None
+    lost: tuple[str, ...] = ()
     phase = Phase.DROP_VIEW
     sign = "-"
 
@@ -166,13 +168,17 @@ class DropView(ObjectChange):
         q = self.before.qname
         if self.rebuilt is None:
             return [hazard("LP110", f"Code that selects from {self.kind} {q} will fail")]
+        out = []
+        if self.lost:
+            msg = f"Code that selects {', '.join(self.lost)} from {self.kind} {q} will fail"
+            out.append(hazard("LP110", msg))
         if self.before.materialized:
             msg = (
                 f"Materialized view {q} is dropped and filled again: its readers wait from the "
                 "drop until the plan commits, while its query runs"
             )
-            return [hazard("LP408", msg)]
-        return []
+            out.append(hazard("LP408", msg))
+        return out
 
     def notes(self) -> list[str]:
         if self.before.materialized:
