@@ -33,6 +33,7 @@ from lockplane.model import (
     Table,
     UniqueConstraint,
     Unmanaged,
+    ViewColumn,
 )
 
 DDL = """
@@ -531,6 +532,15 @@ def test_domains_are_managed(schema: Schema) -> None:
     )
 
 
+def test_views_are_managed(schema: Schema) -> None:
+    """Views and materialized views left the unmanaged inventory: modeled with their columns."""
+    assert [(v.qname, v.materialized, v.definition) for v in schema.views] == [
+        ("app.mv", True, "SELECT 1 AS one"),
+        ("customer_names", False, "SELECT customers.name\n   FROM customers"),
+    ]
+    assert schema.views[0].columns == (ViewColumn(name="one", type="integer"),)
+
+
 def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
     """Everything not modeled is listed; extension members and range constructors are not."""
 
@@ -553,7 +563,6 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         u("function", "public", "touch()"),
         u("inheritance", "public", "child_t", "parent_t"),
         u("invalid index", "public", "dups_x", "dups"),
-        u("materialized view", "app", "mv"),
         u("partition", "public", "events_2024"),
         u("partitioned table", "public", "events"),
         u("policy", "public", "own rows", "rls_table"),
@@ -564,7 +573,6 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         u("statistics", "app", "st", "select"),
         u("trigger", "public", "touch it", "customers"),
         u("trigger", "public", "events_touch", "events"),
-        u("view", "public", "customer_names"),
     ]
     if server_version >= 180000:
         expected += [
