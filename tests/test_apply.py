@@ -258,23 +258,23 @@ def test_a_plan_never_drops_what_lockplane_does_not_manage(fresh_db: Callable[[]
         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
         CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();
         CREATE SCHEMA reporting;
-        CREATE VIEW reporting.active AS SELECT 1 AS one;
+        CREATE TYPE reporting.pair AS (a int, b int);
         """,
     )
     live = introspect_url(db)
     assert {(u.kind, u.name) for u in live.unmanaged} >= {
         ("trigger", "users_touch"),
-        ("view", "active"),
+        ("composite type", "pair"),
     }
     with pytest.raises(
         PlanError, match="has trigger 'users_touch', which Lockplane does not manage"
     ):
         make_plan(live, Schema(schemas=["reporting"]))
     with pytest.raises(
-        PlanError, match="schema reporting is dropped by this plan, but it holds view"
+        PlanError, match="schema reporting is dropped by this plan, but it holds composite type"
     ):
         make_plan(live, live.model_copy(update={"schemas": ()}))
-    # The function, trigger and view are not part of any plan that leaves their homes alone.
+    # The function, trigger and type are not part of any plan that leaves their homes alone.
     assert make_plan(live, live.model_copy(update={"unmanaged": ()})).is_empty
 
 
