@@ -38,12 +38,13 @@ def _kind(v: View) -> str:
 
 
 def _options(v: View) -> sql.Composable:
-    opts = (
-        [sql.SQL("check_option = {}").format(sql.Literal(v.check_option))] if v.check_option else []
-    )
-    opts += [
-        sql.SQL(f"{o} = true") for o in ("security_barrier", "security_invoker") if getattr(v, o)
-    ]
+    opts: list[sql.Composable] = []
+    if v.check_option:
+        opts.append(sql.SQL("check_option = {}").format(sql.Literal(v.check_option)))
+    if v.security_barrier:
+        opts.append(sql.SQL("security_barrier = true"))
+    if v.security_invoker:
+        opts.append(sql.SQL("security_invoker = true"))
     return sql.SQL(" WITH ({})").format(sql.SQL(", ").join(opts)) if opts else sql.SQL("")
 
 
