@@ -53,6 +53,7 @@ from .changes.table import (
 from .changes.views import (
     CreateView,
     DropView,
+    DropViewBeforeTypes,
     ReplaceView,
     SetViewComment,
     appends_only,
@@ -596,7 +597,9 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
         after = news.get((v.schema_, v.name))
         kept = {c.name for c in after.columns} if after is not None and after.columns else None
         lost = tuple(c.name for c in v.columns if kept is not None and c.name not in kept)
-        out.append(DropView(v, og.depth(node), _reads(old, og, v, stable), why, lost))
+        early = bool(reasons) and any(isinstance(c, ReplaceEnum) for c in changes)
+        drop_class = DropViewBeforeTypes if early else DropView
+        out.append(drop_class(v, og.depth(node), _reads(old, og, v, stable), why, lost))
 
     for key, v in olds.items():
         if key not in news:

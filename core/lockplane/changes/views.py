@@ -190,6 +190,15 @@ class DropView(ObjectChange):
 
 
 @dataclass(frozen=True)
+class DropViewBeforeTypes(DropView):
+    """A drop in a plan that replaces an enum under a view: ALTER_ENUM runs before DROP_VIEW,
+    and Postgres refuses to retype a column a view reads, so this plan's view drops all come
+    first (the enum phase's creates do not care; dependents still go first by key)."""
+
+    phase = Phase.CREATE_ENUM
+
+
+@dataclass(frozen=True)
 class ReplaceView(ObjectChange):
     """CREATE OR REPLACE VIEW: the new query keeps the old columns (names and types, in order)
     and may append some; options are replaced too. Postgres cannot take columns away this way,
