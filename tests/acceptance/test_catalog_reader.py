@@ -34,6 +34,10 @@ CREATE INDEX users_email_idx ON users (lower(email)) WHERE mood <> 'sad';
 CREATE INDEX users_team_idx ON users (team_id DESC NULLS LAST) INCLUDE (email);
 COMMENT ON TABLE users IS 'people';
 COMMENT ON COLUMN users.email IS 'where we write';
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY users_read ON users FOR SELECT TO lp_reader USING (score > 1);
+GRANT SELECT ON users TO lp_reader;
+ALTER TABLE app.teams OWNER TO lp_owner;
 """
 
 # (detail, text to replace in BASE, replacement): each pair differs in that one detail only.
@@ -65,6 +69,12 @@ ONE_DETAIL = [
         "CREATE EXTENSION citext; CREATE EXTENSION hstore;",
     ),
     ("unique constraint name", "name citext UNIQUE", "name citext CONSTRAINT team_name_key UNIQUE"),
+    ("row level security", "ENABLE ROW LEVEL", "FORCE ROW LEVEL"),
+    ("policy expression", "USING (score > 1)", "USING (score > 2)"),
+    ("policy roles", "TO lp_reader USING", "TO lp_writer USING"),
+    ("policy command", "FOR SELECT TO", "FOR DELETE TO"),
+    ("grant", "GRANT SELECT ON", "GRANT SELECT, INSERT ON"),
+    ("owner", "OWNER TO lp_owner", "OWNER TO lp_writer"),
 ]
 
 
