@@ -38,7 +38,8 @@ def cmd_introspect(args: argparse.Namespace) -> int:
     from .db import database_url
     from .introspect import introspect_url
 
-    _write(introspect_url(database_url(args.database)).to_json(), args.output)
+    url = database_url(args.database)
+    _write(introspect_url(url, grants=args.grants, owners=args.owners).to_json(), args.output)
     return EXIT_OK
 
 
@@ -321,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("introspect", cmd_introspect, "Print a live database's schema as JSON.")
     p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument(
+        "--grants", action="store_true", help="include table privileges (plans then manage them)"
+    )
+    p.add_argument(
+        "--owners", action="store_true", help="include table owners (plans then keep them)"
+    )
 
     p = add("diff", cmd_diff, "Show the changes between two schemas (JSON, .sql or URL).")
     p.add_argument("before")
