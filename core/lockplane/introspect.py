@@ -78,6 +78,31 @@ def introspect(conn: psycopg.Connection, *, grants: bool = False, owners: bool =
         return assemble(fetch(conn, extra))
 
 
+def opt_in(schema: Schema) -> dict[str, bool]:
+    """The `introspect` options that read back what `schema` manages (grants, owners), so that
+    a database built from it can be compared with it."""
+    return {
+        "grants": any(t.grants is not None for t in schema.tables),
+        "owners": any(t.owner is not None for t in schema.tables),
+    }
+
+
+def like(doc: Schema, read: Schema) -> Schema:
+    """`read` with grants and owners only where `doc` has them: a table whose document leaves
+    them out does not manage them, and must not start to because it was read back."""
+    wanted = {(t.schema_, t.name): t for t in doc.tables}
+    tables = []
+    for t in read.tables:
+        d = wanted.get((t.schema_, t.name))
+        update: dict[str, Any] = {}
+        if t.grants is not None and (d is None or d.grants is None):
+            update["grants"] = None
+        if t.owner is not None and (d is None or d.owner is None):
+            update["owner"] = None
+        tables.append(t.model_copy(update=update) if update else t)
+    return read.model_copy(update={"tables": tuple(tables)})
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Tens of thousands of rows and models, none of them garbage: the cyclic collector would
