@@ -43,7 +43,13 @@ from .changes.objects import (
     SetSequenceOwner,
     SetTableComment,
 )
-from .changes.policies import AlterPolicy, CreatePolicy, DropPolicy, SetRowSecurity
+from .changes.policies import (
+    AlterPolicy,
+    CreatePolicy,
+    DropPolicy,
+    SetRowSecurity,
+    uncovered,
+)
 from .changes.table import (
     AddColumn,
     CreateTable,
@@ -541,12 +547,16 @@ def _access(old: Schema, new: Schema) -> list[Change]:
             c.name for c in n.columns if (x := o.column(c.name)) is not None and x.type != c.type
         }
         pd = diff_kind(_by(o.policies, lambda p: p.name), _by(n.policies, lambda p: p.name))
-        out += [DropPolicy(o, p) for p in pd.dropped] + [CreatePolicy(n, p) for p in pd.added]
+        closes: tuple[str, ...] = ()
+        if o.row_level_security and n.row_level_security:
+            closes = tuple(c for c in uncovered(n) if c not in uncovered(o))
+        out += [DropPolicy(o, p, closes=closes) for p in pd.dropped]
+        out += [CreatePolicy(n, p) for p in pd.added]
         for b, a in pd.altered:
             if AlterPolicy.applies(b, a) and not _mentions(b, retyped):
                 out.append(AlterPolicy(n, b, a))
             else:
-                out += [DropPolicy(o, b), CreatePolicy(n, a)]
+                out += [DropPolicy(o, b, closes=closes), CreatePolicy(n, a)]
         # Postgres refuses ALTER COLUMN TYPE of a column a policy uses: drop it around the change.
         for p in n.policies:
             if p in o.policies and _mentions(p, retyped):

@@ -207,10 +207,14 @@ class CreatePolicy(Change):
 
 @dataclass(frozen=True)
 class DropPolicy(Change):
+    """`closes`: the commands that no permissive policy admits anyone to once the plan's policy
+    drops are done, while row level security stays on (they were open before)."""
+
     table: Table
     policy: Policy
     incidental: bool = False
     rebuilt: bool = False
+    closes: tuple[str, ...] = ()
     phase = Phase.DROP_POLICY
     sign = "-"
     kind = "policy"
@@ -245,7 +249,14 @@ class DropPolicy(Change):
             effect = f"{_who(p)} loses the rows it admitted for {p.command}"
         else:
             effect = f"{_who(p)} gets rows for {p.command} that it filtered out"
-        return [hazard("LP411", f"Policy {p.name} on {q} is dropped: {effect}")]
+        out = [hazard("LP411", f"Policy {p.name} on {q} is dropped: {effect}")]
+        if self.closes:
+            msg = (
+                f"No permissive policy on {q} allows {', '.join(self.closes)} any more while row "
+                "level security stays on: every role but the owner gets no rows for it"
+            )
+            out.append(hazard("LP410", msg))
+        return out
 
     def notes(self) -> list[str]:
         if self.rebuilt:
