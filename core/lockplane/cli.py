@@ -45,12 +45,9 @@ def cmd_introspect(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from .diff import diff
-    from .sources import load_schema
+    from .sources import load_pair
 
-    d = diff(
-        load_schema(args.before, shadow=args.shadow_database),
-        load_schema(args.after, shadow=args.shadow_database),
-    )
+    d = diff(*load_pair(args.before, args.after, shadow=args.shadow_database))
     sys.stdout.write(d.to_json() if args.json else d.summary() + "\n")
     return EXIT_OK
 
@@ -58,14 +55,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planner import make_plan
     from .safety import SafetyReport
-    from .sources import load_schema
+    from .sources import load_pair
 
-    source = load_schema(args.source, shadow=args.shadow_database)
-    plan = make_plan(
-        source,
-        load_schema(args.target, shadow=args.shadow_database),
-        online=not args.no_online,
-    )
+    source, target = load_pair(args.source, args.target, shadow=args.shadow_database)
+    plan = make_plan(source, target, online=not args.no_online)
     code = EXIT_OK
     if args.validate:
         proof, proved = _rehearse(plan, source, args)
