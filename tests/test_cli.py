@@ -250,7 +250,8 @@ def test_introspect_grants_and_owners_are_opt_in_and_planned(
     full.write_text(json.dumps({"tables": [table]}))
     code, out, err = run(capsys, "plan", "--from", url, "--to", str(full))
     assert code == 0, err
-    assert [s["sql"] for s in json.loads(out)["steps"]] == ["REVOKE SELECT ON items FROM PUBLIC"]
+    steps = [s["sql"] for s in json.loads(out)["steps"]]
+    assert steps == ["LOCK TABLE items IN ACCESS SHARE MODE;\nREVOKE SELECT ON items FROM PUBLIC"]
 
 
 def test_console_script_runs() -> None:

@@ -1,7 +1,9 @@
 """Table privileges (opt-in: only for tables whose target document lists grants) and owners
 (only when the target names one).
 
-GRANT and REVOKE take no table lock. A revoke breaks the clients of that role that use the
+GRANT and REVOKE take ACCESS SHARE on the table from PostgreSQL 17 on and no lock before; each
+step takes ACCESS SHARE itself first (it waits only for ACCESS EXCLUSIVE holders), so the plan
+locks the same on every version. A revoke breaks the clients of that role that use the
 privilege, at once and with "permission denied"; that is the hazard. ALTER TABLE ... OWNER TO
 takes ACCESS EXCLUSIVE briefly; the old owner loses its implicit privileges and its exemption
 from row level security.
@@ -56,12 +58,14 @@ class ChangePrivileges(Change):
     def statements(self) -> list[sql.Composable]:
         privs = sql.SQL(", ").join(sql.SQL(p) for p in self.privileges)
         t, g = table_name(self.table), _grantee(self.grantee)
+        lock = sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(t)
         if self.after == "none":
-            return [sql.SQL("REVOKE {} ON {} FROM {}").format(privs, t, g)]
+            return [lock, sql.SQL("REVOKE {} ON {} FROM {}").format(privs, t, g)]
         if self.after == "plain" and self.before == "grantable":
-            return [sql.SQL("REVOKE GRANT OPTION FOR {} ON {} FROM {}").format(privs, t, g)]
+            stmt = sql.SQL("REVOKE GRANT OPTION FOR {} ON {} FROM {}").format(privs, t, g)
+            return [lock, stmt]
         option = sql.SQL(" WITH GRANT OPTION" if self.after == "grantable" else "")
-        return [sql.SQL("GRANT {} ON {} TO {}{}").format(privs, t, g, option)]
+        return [lock, sql.SQL("GRANT {} ON {} TO {}{}").format(privs, t, g, option)]
 
     def reverse(self) -> Change:
         return ChangePrivileges(
@@ -77,6 +81,10 @@ class ChangePrivileges(Change):
         how = " with grant option" if self.after == "grantable" else ""
         return f"Grant {privs} on table {self.table.qname} to {self.grantee}{how}"
 
+    def lock(self) -> LockMode | None:
+        """None only for a grant on a table this plan creates (a new table blocks nobody)."""
+        return None if self.incidental and self.before == "none" else "ACCESS SHARE"
+
     def hazards(self) -> list[Hazard]:
         if self.incidental or self.after != "none":
             return []
@@ -87,7 +95,7 @@ class ChangePrivileges(Change):
         return [hazard("LP412", msg)]
 
     def notes(self) -> list[str]:
-        return ["GRANT and REVOKE take no table lock"]
+        return ["ACCESS SHARE only: waits for, and blocks, nothing but ACCESS EXCLUSIVE"]
 
 
 @dataclass(frozen=True)
