@@ -48,9 +48,11 @@ def test_policy_refuses_a_clause_its_command_lacks(command: str, field: str) -> 
         Policy(name="p", command=command, **{field: "true"})  # type: ignore[arg-type]
 
 
-def test_grantee_listed_twice_is_an_error() -> None:
-    with pytest.raises(ValidationError, match="appears twice"):
+def test_grantee_or_policy_listed_twice_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="grantee 'a' appears twice"):
         table(grants=(Grant(grantee="a", privileges=("SELECT",)),) * 2)
+    with pytest.raises(ValidationError, match="policy 'p' appears twice"):
+        table(policies=(Policy(name="p"), Policy(name="p", command="SELECT")))
 
 
 def test_enabling_rls_without_policies_hides_rows_on_an_existing_table_only() -> None:

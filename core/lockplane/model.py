@@ -287,7 +287,13 @@ class Table(Model):
         for attr in ("unique_constraints", "check_constraints", "foreign_keys", "indexes"):
             items = getattr(self, attr)
             object.__setattr__(self, attr, tuple(sorted(items, key=lambda o: o.name)))
-        object.__setattr__(self, "policies", tuple(sorted(self.policies, key=lambda p: p.name)))
+        policies = tuple(sorted(self.policies, key=lambda p: p.name))
+        dup_policy = next(
+            (a.name for a, b in itertools.pairwise(policies) if a.name == b.name), None
+        )
+        if dup_policy is not None:
+            raise ValueError(f"policy {dup_policy!r} appears twice")
+        object.__setattr__(self, "policies", policies)
         if self.grants is not None:
             keys = [(g.grantee, g.with_grant_option) for g in self.grants]
             dup = next((k for k in keys if keys.count(k) > 1), None)
