@@ -230,6 +230,30 @@ def test_introspect_roundtrip_gives_an_empty_plan(
     assert "No changes" in err
 
 
+def test_introspect_grants_and_owners_are_opt_in_and_planned(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_db: Callable[[], str]
+) -> None:
+    url = fresh_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE items (id bigint PRIMARY KEY); GRANT SELECT ON items TO PUBLIC")
+    plain, full = tmp_path / "plain.json", tmp_path / "full.json"
+    assert run(capsys, "introspect", "--database", url, "-o", str(plain))[0] == 0
+    assert (
+        run(capsys, "introspect", "--database", url, "--grants", "--owners", "-o", str(full))[0]
+        == 0
+    )
+    assert "grants" not in json.loads(plain.read_text())["tables"][0]
+    table = json.loads(full.read_text())["tables"][0]
+    assert table["grants"] == [{"grantee": "PUBLIC", "privileges": ["SELECT"]}]
+    assert table["owner"]
+    table["grants"] = []
+    full.write_text(json.dumps({"tables": [table]}))
+    code, out, err = run(capsys, "plan", "--from", url, "--to", str(full))
+    assert code == 0, err
+    steps = [s["sql"] for s in json.loads(out)["steps"]]
+    assert steps == ["LOCK TABLE items IN ACCESS SHARE MODE;\nREVOKE SELECT ON items FROM PUBLIC"]
+
+
 def test_console_script_runs() -> None:
     exe = shutil.which("lockplane", path=str(Path(sys.executable).parent))
     assert exe is not None

@@ -26,6 +26,7 @@ from lockplane.model import (
     IdentityOptions,
     Index,
     IndexKey,
+    Policy,
     PrimaryKey,
     Schema,
     Sequence,
@@ -556,7 +557,6 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         u("foreign key set columns", "public", "odd_fk", "odd_keys"),
         u("event trigger", None, "log ddl"),
         u("exclusion constraint", "public", "booking_during_excl", "booking"),
-        u("forced row level security", "public", "rls_table"),
         u("foreign table", "public", "ft"),
         u("function", "app", "add(a integer, b integer)"),
         u("function", "public", "on_ddl()"),
@@ -565,10 +565,8 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         u("invalid index", "public", "dups_x", "dups"),
         u("partition", "public", "events_2024"),
         u("partitioned table", "public", "events"),
-        u("policy", "public", "own rows", "rls_table"),
         u("procedure", "public", "noop()"),
         u("range type", "public", "float_range"),
-        u("row level security", "public", "rls_table"),
         u("rule", "public", "no_delete", "customers"),
         u("statistics", "app", "st", "select"),
         u("trigger", "public", "touch it", "customers"),
@@ -581,6 +579,14 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
             u("temporal constraint", "public", "no_overlap", "room_booking"),
         ]
     assert schema.unmanaged == Schema(unmanaged=expected).unmanaged
+
+
+def test_row_level_security(schema: Schema) -> None:
+    """RLS flags and policies of ordinary tables are managed, so they are read, not listed."""
+    t = schema.table("public", "rls_table")
+    assert t is not None and t.row_level_security and t.force_row_level_security
+    assert t.policies == (Policy(name="own rows", using="id > 0"),)
+    assert t.grants is None and t.owner is None  # opt-in: not read unless asked
 
 
 def test_json_round_trip(schema: Schema) -> None:

@@ -43,6 +43,7 @@ class Case:
     online: bool = True  # which plan raises it: blocking rules come from --no-online plans
     avoided: tuple[str, ...] = ()  # rules the online plan must not raise (then it is applied)
     name: str = ""
+    grants: bool = False  # introspect table privileges too (they are opt-in)
 
     @property
     def id(self) -> str:
@@ -237,6 +238,27 @@ CASES = [
         "CREATE MATERIALIZED VIEW counts AS SELECT n, count(*) AS c FROM users WHERE n > 1 GROUP BY n;",
         USER_ROWS,
     ),
+    Case(
+        "LP410",
+        USERS,
+        "ALTER TABLE users ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY users_read ON users FOR SELECT USING (n > 0);",
+        USER_ROWS,
+    ),
+    Case(
+        "LP411",
+        USERS + "ALTER TABLE users ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY users_all ON users USING (n > 0);",
+        "ALTER TABLE users DISABLE ROW LEVEL SECURITY;",
+        USER_ROWS,
+    ),
+    Case(
+        "LP412",
+        USERS + "GRANT SELECT, UPDATE ON users TO PUBLIC;",
+        "REVOKE UPDATE ON users FROM PUBLIC;",
+        USER_ROWS,
+        grants=True,
+    ),
     Case("LP501", USERS, "ALTER TABLE users ADD COLUMN seq bigserial;", USER_ROWS),
     Case("LP502", USERS, "ALTER TABLE users ADD COLUMN at timestamp;", USER_ROWS),
     Case("LP503", USERS, "ALTER TABLE users ADD COLUMN cc char(2);", USER_ROWS),
@@ -244,6 +266,12 @@ CASES = [
     Case("LP505", USERS, "ALTER TABLE users ADD COLUMN score integer;", USER_ROWS),
     Case("LP506", USERS, "ALTER TABLE users ADD COLUMN code varchar(20);", USER_ROWS),
     Case("LP507", USERS, "CREATE DOMAIN positive AS bigint CHECK (VALUE > 0);", USER_ROWS),
+    Case(
+        "LP510",
+        USERS + "ALTER TABLE users ENABLE ROW LEVEL SECURITY;",
+        "CREATE POLICY users_all ON users FOR SELECT USING (true);",
+        USER_ROWS,
+    ),
 ]
 
 
@@ -265,10 +293,10 @@ def _schemas(url: str, case: Case) -> tuple[Schema, Schema]:
             conn.execute(case.schema.encode())
         with conn.transaction(force_rollback=True):
             conn.execute(case.change.encode())
-            after = introspect(conn)
+            after = introspect(conn, grants=case.grants)
         if case.rows:
             conn.execute(case.rows.encode())
-        return introspect(conn), after
+        return introspect(conn, grants=case.grants), after
 
 
 def _rules(plan: object) -> set[str]:

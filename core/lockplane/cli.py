@@ -38,18 +38,16 @@ def cmd_introspect(args: argparse.Namespace) -> int:
     from .db import database_url
     from .introspect import introspect_url
 
-    _write(introspect_url(database_url(args.database)).to_json(), args.output)
+    url = database_url(args.database)
+    _write(introspect_url(url, grants=args.grants, owners=args.owners).to_json(), args.output)
     return EXIT_OK
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from .diff import diff
-    from .sources import load_schema
+    from .sources import load_pair
 
-    d = diff(
-        load_schema(args.before, shadow=args.shadow_database),
-        load_schema(args.after, shadow=args.shadow_database),
-    )
+    d = diff(*load_pair(args.before, args.after, shadow=args.shadow_database))
     sys.stdout.write(d.to_json() if args.json else d.summary() + "\n")
     return EXIT_OK
 
@@ -57,14 +55,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planner import make_plan
     from .safety import SafetyReport
-    from .sources import load_schema
+    from .sources import load_pair
 
-    source = load_schema(args.source, shadow=args.shadow_database)
-    plan = make_plan(
-        source,
-        load_schema(args.target, shadow=args.shadow_database),
-        online=not args.no_online,
-    )
+    source, target = load_pair(args.source, args.target, shadow=args.shadow_database)
+    plan = make_plan(source, target, online=not args.no_online)
     code = EXIT_OK
     if args.validate:
         proof, proved = _rehearse(plan, source, args)
@@ -321,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("introspect", cmd_introspect, "Print a live database's schema as JSON.")
     p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument(
+        "--grants", action="store_true", help="include table privileges (plans then manage them)"
+    )
+    p.add_argument(
+        "--owners", action="store_true", help="include table owners (plans then keep them)"
+    )
 
     p = add("diff", cmd_diff, "Show the changes between two schemas (JSON, .sql or URL).")
     p.add_argument("before")

@@ -8,6 +8,7 @@ undo lives in `changes/`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from .changes.domains import (
     SetDomainNotNull,
     ValidateDomainCheck,
 )
+from .changes.grants import ChangePrivileges, SetTableOwner
 from .changes.objects import (
     AddEnumValues,
     AlterSequence,
@@ -40,6 +42,13 @@ from .changes.objects import (
     ReplaceEnum,
     SetSequenceOwner,
     SetTableComment,
+)
+from .changes.policies import (
+    AlterPolicy,
+    CreatePolicy,
+    DropPolicy,
+    SetRowSecurity,
+    uncovered,
 )
 from .changes.table import (
     AddColumn,
@@ -62,11 +71,14 @@ from .changes.views import (
 from .deps import Graph, Node
 from .errors import PlanError
 from .model import (
+    PRIVILEGES,
     Domain,
     Enum,
     Extension,
     ForeignKey,
+    Grant,
     Index,
+    Policy,
     PrimaryKey,
     Schema,
     SequenceOwner,
@@ -75,7 +87,7 @@ from .model import (
     View,
     qualified,
 )
-from .sqlnames import obj
+from .sqlnames import needs_quotes, obj
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -137,7 +149,7 @@ class Diff:
 
 
 def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
-    """DROP TABLE takes a table's triggers and policies with it, and DROP SCHEMA would have to
+    """DROP TABLE takes a table's triggers with it, and DROP SCHEMA would have to
     take whatever else lives there: a plan never drops what Lockplane does not manage."""
     for t in old.tables:
         if new.table(t.schema_, t.name) is not None:
@@ -168,6 +180,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _sequences(old, new)
     changes += _tables(old, new, enum_defaults)
     changes += _views(old, new, changes)
+    changes += _access(old, new)
     return Diff(old, new, tuple(changes))
 
 
@@ -628,3 +641,91 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
         for io, i_n in idx.altered:
             out += [DropIndex(rel, io, replaced=True), CreateIndex(rel, i_n)]
     return out
+
+
+def _mentions(p: Policy, columns: set[str]) -> bool:
+    """Whether a policy's expressions may use one of `columns` (a token match: a false positive
+    only costs a drop and re-create of the policy)."""
+    text = f"{p.using or ''} {p.with_check or ''}"
+    return any(
+        re.search(re.escape(f'"{c}"') if needs_quotes(c) else rf"(?<![\w$\"]){c}(?![\w$])", text)
+        for c in columns
+    )
+
+
+def _levels(grants: tuple[Grant, ...]) -> dict[tuple[str, str], str]:
+    return {
+        (g.grantee, p): "grantable" if g.with_grant_option else "plain"
+        for g in grants
+        for p in g.privileges
+    }
+
+
+def _privileges(
+    t: Table, old: tuple[Grant, ...], new: tuple[Grant, ...], *, incidental: bool = False
+) -> list[Change]:
+    """GRANT / REVOKE per grantee and (before, after) level, privileges in the canonical order."""
+    before, after = _levels(old), _levels(new)
+    moves: dict[tuple[str, str, str], list[str]] = {}
+    for key in sorted(before.keys() | after.keys()):
+        b, a = before.get(key, "none"), after.get(key, "none")
+        if b != a:
+            moves.setdefault((key[0], b, a), []).append(key[1])
+    return [
+        ChangePrivileges(t, g, tuple(p for p in PRIVILEGES if p in privs), b, a, incidental)  # type: ignore[arg-type]
+        for (g, b, a), privs in moves.items()
+    ]
+
+
+def _access(old: Schema, new: Schema) -> list[Change]:
+    """Row level security, policies, grants (when the target lists them) and owners (when the
+    target names one and the source knows the live one)."""
+    out: list[Change] = []
+    d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
+    for t in d.added:
+        out += [SetRowSecurity(t, f, True, incidental=True) for f in _rls_flags(t)]
+        out += [CreatePolicy(t, p, incidental=True) for p in t.policies]
+        out += _privileges(t, (), t.grants or (), incidental=True)
+        if t.owner is not None:
+            out.append(SetTableOwner(t, None, t.owner))
+    for t in d.dropped:
+        out += [SetRowSecurity(t, f, False, incidental=True) for f in _rls_flags(t)]
+        out += [DropPolicy(t, p, incidental=True) for p in t.policies]
+        out += _privileges(t, t.grants or (), (), incidental=True)
+    for o, n in d.altered:
+        for force, was, now in (
+            (False, o.row_level_security, n.row_level_security),
+            (True, o.force_row_level_security, n.force_row_level_security),
+        ):
+            if was != now:
+                out.append(SetRowSecurity(n, force, now))
+        retyped = {
+            c.name for c in n.columns if (x := o.column(c.name)) is not None and x.type != c.type
+        }
+        pd = diff_kind(_by(o.policies, lambda p: p.name), _by(n.policies, lambda p: p.name))
+        closes: tuple[str, ...] = ()
+        if o.row_level_security and n.row_level_security:
+            closes = tuple(c for c in uncovered(n) if c not in uncovered(o))
+        out += [DropPolicy(o, p, closes=closes) for p in pd.dropped]
+        out += [CreatePolicy(n, p) for p in pd.added]
+        for b, a in pd.altered:
+            if AlterPolicy.applies(b, a) and not _mentions(b, retyped):
+                out.append(AlterPolicy(n, b, a))
+            else:
+                out += [DropPolicy(o, b, closes=closes), CreatePolicy(n, a)]
+        # Postgres refuses ALTER COLUMN TYPE of a column a policy uses: drop it around the change.
+        for p in n.policies:
+            if p in o.policies and _mentions(p, retyped):
+                out += [DropPolicy(o, p, rebuilt=True), CreatePolicy(n, p, rebuilt=True)]
+        if n.grants is not None and o.grants is not None:
+            out += _privileges(n, o.grants, n.grants)
+        if n.owner is not None and o.owner is not None and n.owner != o.owner:
+            out.append(SetTableOwner(n, o.owner, n.owner))
+    return out
+
+
+def _rls_flags(t: Table) -> list[bool]:
+    """The `force` values of the row level security switches that are on for `t`."""
+    return [
+        f for f, on in ((False, t.row_level_security), (True, t.force_row_level_security)) if on
+    ]

@@ -35,7 +35,7 @@ from .errors import (
     PreflightFailed,
     UnsafePlan,
 )
-from .introspect import introspect
+from .introspect import introspect, opt_in
 from .model import Schema
 from .plan import Plan
 from .preflight import DEFAULT_TIMEOUT, PreflightReport, preflight_plan
@@ -168,7 +168,9 @@ def apply_plan(
     with advisory_lock(database_url, lock_wait_seconds) as advisory_pid:
         with connect(database_url, autocommit=True) as conn:
             settings = Settings.resolve(conn, lock_timeout, statement_timeout, retry_budget)
-            live = introspect(conn)
+            # Read the privileges and owners the plan's source holds, so the proof starts there.
+            wanted = opt_in(plan.source) if plan.source is not None else {}
+            live = introspect(conn, **wanted)
         check_drift(plan, live)
         checked = None
         if preflight:

@@ -56,22 +56,52 @@ KINDS = (
     "constraints",
     "indexes",
     "views",
+    "policies",
     "unmanaged",
 )
+OPTIONAL_KINDS = ("grants", "owners")
+"""Read only when asked: a document without them leaves privileges and owners alone."""
 
 Row = tuple[Any, ...]
 
 
-def introspect_url(url: str) -> Schema:
+def introspect_url(url: str, *, grants: bool = False, owners: bool = False) -> Schema:
     """Connect with Lockplane's session settings, introspect, close."""
     with connect(url) as conn:
-        return introspect(conn)
+        return introspect(conn, grants=grants, owners=owners)
 
 
-def introspect(conn: psycopg.Connection) -> Schema:
-    """The schema of the database `conn` is connected to."""
+def introspect(conn: psycopg.Connection, *, grants: bool = False, owners: bool = False) -> Schema:
+    """The schema of the database `conn` is connected to; table privileges (`grants`) and
+    owners (`owners`) only when asked, since a document that has them manages them."""
+    extra = tuple(k for k, wanted in zip(OPTIONAL_KINDS, (grants, owners), strict=True) if wanted)
     with _gc_paused():
-        return assemble(fetch(conn))
+        return assemble(fetch(conn, extra))
+
+
+def opt_in(schema: Schema) -> dict[str, bool]:
+    """The `introspect` options that read back what `schema` manages (grants, owners), so that
+    a database built from it can be compared with it."""
+    return {
+        "grants": any(t.grants is not None for t in schema.tables),
+        "owners": any(t.owner is not None for t in schema.tables),
+    }
+
+
+def like(doc: Schema, read: Schema) -> Schema:
+    """`read` with grants and owners only where `doc` has them: a table whose document leaves
+    them out does not manage them, and must not start to because it was read back."""
+    wanted = {(t.schema_, t.name): t for t in doc.tables}
+    tables = []
+    for t in read.tables:
+        d = wanted.get((t.schema_, t.name))
+        update: dict[str, Any] = {}
+        if t.grants is not None and (d is None or d.grants is None):
+            update["grants"] = None
+        if t.owner is not None and (d is None or d.owner is None):
+            update["owner"] = None
+        tables.append(t.model_copy(update=update) if update else t)
+    return read.model_copy(update={"tables": tuple(tables)})
 
 
 @contextmanager
@@ -87,7 +117,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def fetch(conn: psycopg.Connection) -> dict[str, list[Row]]:
+def fetch(conn: psycopg.Connection, extra: tuple[str, ...] = ()) -> dict[str, list[Row]]:
     """The raw rows of every catalog query, keyed by kind (kept apart so benchmarks can time it).
 
     When the connection is idle we open our own READ ONLY, REPEATABLE READ transaction, so all
@@ -105,7 +135,7 @@ def fetch(conn: psycopg.Connection) -> dict[str, list[Row]]:
         else:
             cur.execute("SET TRANSACTION READ ONLY")
         cur.execute("SELECT set_config('search_path', %s, true)", (SEARCH_PATH,))
-        for kind in KINDS:
+        for kind in KINDS + extra:
             cur.execute(catalog.query(kind, version))
             rows[kind] = cur.fetchall()
     return rows
@@ -114,14 +144,17 @@ def fetch(conn: psycopg.Connection) -> dict[str, list[Row]]:
 def assemble(rows: dict[str, list[Row]]) -> Schema:
     """Build the document from the raw rows of each catalog query (shapes: the .sql files)."""
     tables: dict[int, dict[str, Any]] = {}
-    for oid, schema, name, comment, unlogged in rows["tables"]:
+    for oid, schema, name, comment, unlogged, rls, force_rls in rows["tables"]:
         tables[oid] = {
             "schema": schema,
             "name": name,
             "columns": [],
             "comment": comment,
             "unlogged": unlogged,
+            "row_level_security": rls,
+            "force_row_level_security": force_rls,
         }
+    _add_access(tables, rows)
     unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
     columns = _add_columns(tables, rows["columns"])
     _add_constraints(tables, rows["constraints"])
@@ -154,6 +187,37 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "unmanaged": unmanaged,
         }
     )
+
+
+def _add_access(tables: dict[int, dict[str, Any]], rows: dict[str, list[Row]]) -> None:
+    """Policies always; grants and owners when their queries ran (every table then gets a value,
+    an empty list meaning "no privileges granted")."""
+    for oid, name, permissive, command, roles, using, with_check in rows["policies"]:
+        tables[oid].setdefault("policies", []).append(
+            {
+                "name": name,
+                "permissive": permissive,
+                "command": command,
+                "roles": roles,
+                "using": using,
+                "with_check": with_check,
+            }
+        )
+    if "grants" in rows:
+        for table in tables.values():
+            table["grants"] = []
+        for oid, grantee, privileges, with_grant_option in rows["grants"]:
+            if oid in tables:
+                tables[oid]["grants"].append(
+                    {
+                        "grantee": grantee,
+                        "privileges": privileges,
+                        "with_grant_option": with_grant_option,
+                    }
+                )
+    for oid, owner in rows.get("owners", ()):
+        if oid in tables:
+            tables[oid]["owner"] = owner
 
 
 def _domain(row: Row) -> dict[str, Any]:

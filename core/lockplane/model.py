@@ -181,6 +181,54 @@ def _canonical_key(key: str | IndexKey) -> str | IndexKey:
     return key
 
 
+PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
+PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+Privilege = Literal["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
+
+
+class Policy(Model):
+    """A row-level security policy; it filters rows only while the table has RLS enabled."""
+
+    name: Name
+    permissive: bool = Field(True, description="False: RESTRICTIVE (ANDed with the others).")
+    command: PolicyCommand = "ALL"
+    roles: tuple[str, ...] = Field(
+        ("public",), min_length=1, description="Role names, or 'public' for every role."
+    )
+    using: str | None = Field(None, description="USING expression as pg_get_expr() prints it.")
+    with_check: str | None = Field(
+        None, description="WITH CHECK expression as pg_get_expr() prints it."
+    )
+
+    @model_validator(mode="after")
+    def _canonical(self) -> Policy:
+        roles = tuple(sorted({"public" if r.lower() == "public" else r for r in self.roles}))
+        object.__setattr__(self, "roles", roles)
+        if self.command == "SELECT" and self.with_check is not None:
+            raise ValueError(f"policy {self.name!r}: a SELECT policy has no WITH CHECK")
+        if self.command in ("INSERT",) and self.using is not None:
+            raise ValueError(f"policy {self.name!r}: an INSERT policy has no USING")
+        if self.command == "DELETE" and self.with_check is not None:
+            raise ValueError(f"policy {self.name!r}: a DELETE policy has no WITH CHECK")
+        return self
+
+
+class Grant(Model):
+    """Privileges of one grantee on a table (the owner's own implicit ones are not listed)."""
+
+    grantee: str = Field(description="Role name, or PUBLIC.")
+    privileges: tuple[Privilege, ...] = Field(min_length=1)
+    with_grant_option: bool = False
+
+    @model_validator(mode="after")
+    def _canonical(self) -> Grant:
+        if self.grantee.lower() == "public":
+            object.__setattr__(self, "grantee", "PUBLIC")
+        ordered = tuple(p for p in PRIVILEGES if p in self.privileges)
+        object.__setattr__(self, "privileges", ordered)
+        return self
+
+
 class Table(Model):
     schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
     name: Name
@@ -192,6 +240,15 @@ class Table(Model):
     indexes: tuple[Index, ...] = ()
     comment: str | None = None
     unlogged: bool = False
+    row_level_security: bool = False
+    force_row_level_security: bool = False
+    policies: tuple[Policy, ...] = ()
+    grants: tuple[Grant, ...] | None = Field(
+        None, description="None: privileges are not managed; the plan never touches them."
+    )
+    owner: str | None = Field(
+        None, description="None: not compared; a plan changes the owner only when this is set."
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -230,6 +287,20 @@ class Table(Model):
         for attr in ("unique_constraints", "check_constraints", "foreign_keys", "indexes"):
             items = getattr(self, attr)
             object.__setattr__(self, attr, tuple(sorted(items, key=lambda o: o.name)))
+        policies = tuple(sorted(self.policies, key=lambda p: p.name))
+        dup_policy = next(
+            (a.name for a, b in itertools.pairwise(policies) if a.name == b.name), None
+        )
+        if dup_policy is not None:
+            raise ValueError(f"policy {dup_policy!r} appears twice")
+        object.__setattr__(self, "policies", policies)
+        if self.grants is not None:
+            keys = [(g.grantee, g.with_grant_option) for g in self.grants]
+            dup = next((k for k in keys if keys.count(k) > 1), None)
+            if dup is not None:
+                raise ValueError(f"grantee {dup[0]!r} appears twice; list its privileges once")
+            ordered = tuple(sorted(self.grants, key=lambda g: (g.grantee, g.with_grant_option)))
+            object.__setattr__(self, "grants", ordered)
         return self
 
     @property

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .diff import diff
 from .errors import LockplaneError, ShadowMismatch
-from .introspect import introspect
+from .introspect import introspect, opt_in
 from .model import Schema
 from .observe import Observer, StepObservation
 from .plan import Plan, Step
@@ -133,7 +133,8 @@ def prove(
             report.add("Plan applied on the shadow", False, str(exc))
             raise ShadowMismatch(str(exc), report) from None
         report.add("Plan applied on the shadow", True, f"{len(plan.steps)} steps")
-        reached = report.reached = introspect(conn)
+        wanted = opt_in(plan.target) if plan.target is not None else {}
+        reached = report.reached = introspect(conn, **wanted)
         rollback_reached: Schema | None = None
         if plan.reversible:
             try:
@@ -142,7 +143,7 @@ def prove(
             except LockplaneError as exc:
                 report.add("Rollback applied on the shadow", False, str(exc))
                 raise ShadowMismatch(str(exc), report) from None
-            rollback_reached = introspect(conn)
+            rollback_reached = introspect(conn, **opt_in(current))
     if plan.target is None:
         report.add("Result equals the target", None, "the plan carries no target schema")
     else:

@@ -398,6 +398,39 @@ RULES: tuple[Rule, ...] = (
         "Create the new materialized view under another name, switch readers, drop the old one.",
     ),
     Rule(
+        "LP410",
+        "rls-enabled-without-policy",
+        "BREAKING_CHANGE",
+        "warning",
+        "Row level security is enabled (or forced) on an existing table while some command "
+        "(SELECT, INSERT, UPDATE, DELETE) has no permissive policy.",
+        "Every role but the owner (with FORCE, the owner too) silently gets no rows for that "
+        "command: with Supabase, the anon and authenticated keys read empty results, no error.",
+        "Create the policies in the same plan (they are created right after RLS is enabled, in "
+        "one transaction), or grant BYPASSRLS to the roles that must keep full access.",
+    ),
+    Rule(
+        "LP411",
+        "row-access-changed",
+        "BREAKING_CHANGE",
+        "warning",
+        "A policy is dropped, altered or added as RESTRICTIVE, or row level security is disabled "
+        "or no longer forced, on an existing table.",
+        "Which rows each role sees or writes changes without any error: disabling RLS exposes "
+        "every row to every role with table privileges (the anon key, with Supabase).",
+        "Review the policy change as a security change; test it with SET ROLE on the shadow.",
+    ),
+    Rule(
+        "LP412",
+        "privilege-revoked",
+        "BREAKING_CHANGE",
+        "warning",
+        "A table privilege is revoked, or a table changes owner.",
+        "Clients of the role get 'permission denied' at once; a former owner also loses its "
+        "exemption from row level security.",
+        "Revoke after the clients stopped using the privilege.",
+    ),
+    Rule(
         "LP501",
         "prefer-identity",
         "SCHEMA_DESIGN",
@@ -471,6 +504,16 @@ RULES: tuple[Rule, ...] = (
         "them under SHARE (writes wait), and the domain hides the rule from readers of the table.",
         "Constraints on each table (NOT VALID + VALIDATE online), or a domain without any.",
         squawk=("ban-create-domain-with-constraint", "ban-alter-domain-with-add-constraint"),
+    ),
+    Rule(
+        "LP510",
+        "policy-allows-everyone",
+        "SCHEMA_DESIGN",
+        "info",
+        "A permissive policy for PUBLIC whose USING or WITH CHECK is just true.",
+        "It admits every role to every row for its command, so row level security filters "
+        "nothing there (with Supabase, the anon key included): usually a leftover placeholder.",
+        "Name the roles the policy is for (TO authenticated) and give it a real condition.",
     ),
 )
 

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from .db import connect, mask_url, with_database
 from .errors import InputError, LockplaneError, ShadowRefused
-from .introspect import introspect
+from .introspect import introspect, like, opt_in
 from .model import Schema
 from .plan import Step
 from .planner import make_plan
@@ -212,7 +212,7 @@ class Shadow:
         hand-written defaults and expressions compare equal to introspected ones."""
         with self.scratch() as conn:
             self.build(conn, schema, "building the schema on the shadow")
-            return introspect(conn)
+            return like(schema, introspect(conn, **opt_in(schema)))
 
 
 def _locate(conn: psycopg.Connection, text: str, exc: psycopg.Error) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .db import is_url, shadow_url
 from .errors import ConnectionFailed, InputError, LockplaneError
-from .introspect import introspect_url
+from .introspect import introspect_url, opt_in
 from .loader import load_schema_file
 from .model import Schema
 from .shadow import Shadow
@@ -23,13 +23,21 @@ def shadow_configured(explicit: str | None) -> bool:
     return explicit is not None or bool(os.environ.get("SHADOW_DATABASE_URL"))
 
 
-def load_schema(source: str, *, shadow: str | None = None, normalize: bool | None = None) -> Schema:
+def load_schema(
+    source: str,
+    *,
+    shadow: str | None = None,
+    normalize: bool | None = None,
+    access_of: Schema | None = None,
+) -> Schema:
     """Load a schema from a `postgresql://` URL, a `.sql` file or a JSON file.
 
-    `normalize` (JSON only) defaults to whether a shadow database is configured.
+    `normalize` (JSON only) defaults to whether a shadow database is configured. `access_of`: the
+    schema this one will be compared with; a database is then read with the table privileges
+    and owners that schema manages (they are opt-in), so a plan can change them.
     """
     if is_url(source):
-        return introspect_url(source)
+        return introspect_url(source, **(opt_in(access_of) if access_of is not None else {}))
     path = Path(source)
     if path.suffix.lower() == ".sql":
         try:
@@ -48,3 +56,14 @@ def load_schema(source: str, *, shadow: str | None = None, normalize: bool | Non
         raise
     except LockplaneError as exc:
         raise InputError(source, f"does not build on the shadow database: {exc}") from None
+
+
+def load_pair(source: str, target: str, *, shadow: str | None = None) -> tuple[Schema, Schema]:
+    """The two sides of a diff or plan. A database source is read after the target, with the
+    privileges and owners the target manages; otherwise the source is loaded first, so that its
+    errors come first."""
+    if is_url(source):
+        after = load_schema(target, shadow=shadow)
+        return load_schema(source, shadow=shadow, access_of=after), after
+    before = load_schema(source, shadow=shadow)
+    return before, load_schema(target, shadow=shadow)

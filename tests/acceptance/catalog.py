@@ -50,11 +50,15 @@ CASE_KEYS = frozenset(
         "expect_empty",
         "reversible",
         "xfail",
+        "introspect",
     }
 )
 """`xfail: "<reason>"` marks a known engine bug: strict, so the fix shows up as a failing XPASS.
 `offline_hazards`: what the `--no-online` plan raises, when it differs from the online plan's
-`hazards`; `online: false` plans and applies the case without online forms."""
+`hazards`; `online: false` plans and applies the case without online forms.
+`introspect: {grants: true, owners: true}`: keyword arguments of every `introspect_url` of the
+case, for cases whose documents manage table privileges or owners (off by default, as in the
+engine)."""
 CASES_DIR = Path(__file__).parent / "cases"
 
 # A namespace is "ours" unless it is a system one, a temp/toast one, or the engine's ledger.
@@ -186,6 +190,32 @@ ORDER BY 1
 """
 
 
+# Row level security, policies (the pg_policies view), owners and privileges (the SQL-standard
+# information_schema view, the owner's own implicit privileges left out), keyed like tables.
+_ACCESS_SQL = f"""
+SELECT format('%I.%I', n.nspname, c.relname), c.relrowsecurity, c.relforcerowsecurity,
+       pg_get_userbyid(c.relowner)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND {_USER_NAMESPACE}
+"""
+
+_POLICIES_SQL = """
+SELECT format('%I.%I', schemaname, tablename), policyname, permissive, roles::text[], cmd, qual,
+       with_check
+FROM pg_policies
+ORDER BY 1, 2
+"""
+
+_PRIVILEGES_SQL = """
+SELECT format('%I.%I', p.table_schema, p.table_name), p.grantee, p.privilege_type, p.is_grantable
+FROM information_schema.table_privileges p
+JOIN pg_namespace n ON n.nspname = p.table_schema
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.table_name
+WHERE p.grantee <> pg_get_userbyid(c.relowner)
+ORDER BY 1, 2, 3
+"""
+
+
 def _sorted(d: dict[str, Any]) -> dict[str, Any]:
     """Insertion order = key order, so printed snapshots and pytest diffs are stable."""
     return {k: d[k] for k in sorted(d)}
@@ -283,6 +313,7 @@ def snapshot(url: str) -> dict[str, Any]:
         for relid, name, definition, valid, comment in cur.fetchall():
             text = definition if valid else f"{definition} /* INVALID */"
             by_oid[relid]["indexes"][name] = text if comment is None else f"{text} -- {comment}"
+        _read_access(cur, tables)
         for entry in tables.values():
             for key in ("columns", "constraints", "indexes"):
                 entry[key] = _sorted(entry[key])
@@ -307,6 +338,32 @@ def snapshot(url: str) -> dict[str, Any]:
         "tables": tables,
         "views": views,
     }
+
+
+def _read_access(cur: psycopg.Cursor[Any], tables: dict[str, dict[str, Any]]) -> None:
+    """Adds `rls`, `owner`, `policies` and `grants` to each table entry."""
+    cur.execute(_ACCESS_SQL)
+    for key, enabled, forced, owner in cur.fetchall():
+        if key in tables:
+            tables[key].update(
+                {"rls": {"enabled": enabled, "forced": forced}, "owner": owner, "policies": {}}
+            )
+            tables[key]["grants"] = {}
+    cur.execute(_POLICIES_SQL)
+    for key, name, permissive, roles, cmd, qual, with_check in cur.fetchall():
+        if key in tables:
+            tables[key]["policies"][name] = {
+                "command": cmd,
+                "permissive": permissive,
+                "roles": sorted(roles),
+                "using": qual,
+                "with_check": with_check,
+            }
+    cur.execute(_PRIVILEGES_SQL)
+    for key, grantee, privilege, grantable in cur.fetchall():
+        if key in tables:
+            mark = " WITH GRANT OPTION" if grantable == "YES" else ""
+            tables[key]["grants"].setdefault(grantee, []).append(privilege + mark)
 
 
 def snapshot_diff(old: Any, new: Any, path: str = "") -> list[str]:

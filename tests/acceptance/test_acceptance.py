@@ -59,7 +59,8 @@ def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
     run_sql(old_url, case.get("rows"))
     run_sql(new_url, case["new"])
 
-    new_schema, old_schema = introspect_url(new_url), introspect_url(old_url)
+    opts = case.get("introspect", {})
+    new_schema, old_schema = introspect_url(new_url, **opts), introspect_url(old_url, **opts)
     online = case.get("online", True)
     plan = make_plan(old_schema, new_schema, online=online)
     # Hazard mismatches are collected, not raised at once: whether the plan also applies
@@ -132,7 +133,7 @@ def test_case(scratch_db: Callable[[], str], case: dict[str, Any]) -> None:
     }
     if lost:
         problems.append(f"row counts changed (before, after): {lost}")
-    replan = make_plan(introspect_url(old_url), new_schema)
+    replan = make_plan(introspect_url(old_url, **opts), new_schema)
     if not replan.is_empty:
         problems.append(f"planning again is not empty:\n{describe(replan)}")
 

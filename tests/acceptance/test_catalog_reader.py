@@ -38,6 +38,10 @@ CREATE VIEW app.happy WITH (security_barrier) AS SELECT id, email FROM users WHE
 CREATE MATERIALIZED VIEW team_sizes AS SELECT team_id, count(*) AS n FROM users GROUP BY team_id;
 CREATE INDEX team_sizes_n ON team_sizes (n);
 COMMENT ON VIEW app.happy IS 'the happy ones';
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY users_read ON users FOR SELECT TO lp_reader USING (score > 1);
+GRANT SELECT ON users TO lp_reader;
+ALTER TABLE app.teams OWNER TO lp_owner;
 """
 
 # (detail, text to replace in BASE, replacement): each pair differs in that one detail only.
@@ -74,6 +78,12 @@ ONE_DETAIL = [
     ("materialized view index", "team_sizes (n)", "team_sizes (team_id)"),
     ("view column type", "count(*) AS n", "count(*)::int AS n"),
     ("unique constraint name", "name citext UNIQUE", "name citext CONSTRAINT team_name_key UNIQUE"),
+    ("row level security", "ENABLE ROW LEVEL", "FORCE ROW LEVEL"),
+    ("policy expression", "USING (score > 1)", "USING (score > 2)"),
+    ("policy roles", "TO lp_reader USING", "TO lp_writer USING"),
+    ("policy command", "FOR SELECT TO", "FOR DELETE TO"),
+    ("grant", "GRANT SELECT ON", "GRANT SELECT, INSERT ON"),
+    ("owner", "OWNER TO lp_owner", "OWNER TO lp_writer"),
 ]
 
 

@@ -1,7 +1,8 @@
--- Ordinary tables with their comments. Partitioned tables and partitions are not listed here:
+-- Ordinary tables with their comments and row-level security flags. Partitioned tables and partitions are not listed here:
 -- unmanaged.sql inventories them.
 SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment,
-       c.relpersistence = 'u' AS unlogged
+       c.relpersistence = 'u' AS unlogged,
+       c.relrowsecurity AS row_level_security, c.relforcerowsecurity AS force_row_level_security
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description d

@@ -30,13 +30,15 @@ SELECT CASE
 FROM rel r
 WHERE r.relkind IN ('p', 'f') OR r.relispartition
 UNION ALL
+-- Row-level security of ordinary tables is managed (tables.sql, policies.sql); that of the
+-- relations above is not.
 SELECT 'row level security', r.nspname, r.relname, NULL
 FROM rel r
-WHERE r.relrowsecurity
+WHERE r.relrowsecurity AND (r.relkind <> 'r' OR r.relispartition)
 UNION ALL
 SELECT 'forced row level security', r.nspname, r.relname, NULL
 FROM rel r
-WHERE r.relforcerowsecurity
+WHERE r.relforcerowsecurity AND (r.relkind <> 'r' OR r.relispartition)
 UNION ALL
 SELECT 'virtual generated column', r.nspname, a.attname, r.relname
 FROM rel r
@@ -98,6 +100,7 @@ UNION ALL
 SELECT 'policy', r.nspname, pol.polname, r.relname
 FROM rel r
 JOIN pg_policy pol ON pol.polrelid = r.oid
+WHERE r.relkind <> 'r' OR r.relispartition
 UNION ALL
 SELECT 'rule', r.nspname, rw.rulename, r.relname
 FROM rel r
