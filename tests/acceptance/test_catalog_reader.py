@@ -34,6 +34,10 @@ CREATE INDEX users_email_idx ON users (lower(email)) WHERE mood <> 'sad';
 CREATE INDEX users_team_idx ON users (team_id DESC NULLS LAST) INCLUDE (email);
 COMMENT ON TABLE users IS 'people';
 COMMENT ON COLUMN users.email IS 'where we write';
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql STABLE
+    AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER users_touch BEFORE UPDATE OF email ON users FOR EACH ROW
+    EXECUTE FUNCTION app.touch('a');
 """
 
 # (detail, text to replace in BASE, replacement): each pair differs in that one detail only.
@@ -63,6 +67,15 @@ ONE_DETAIL = [
         "extension",
         "CREATE EXTENSION IF NOT EXISTS citext;",
         "CREATE EXTENSION citext; CREATE EXTENSION hstore;",
+    ),
+    ("function body", "RETURN NEW; END", "RETURN OLD; END"),
+    ("function volatility", "plpgsql STABLE", "plpgsql IMMUTABLE"),
+    ("trigger columns", "UPDATE OF email", "UPDATE OF nick"),
+    ("trigger arguments", "touch('a')", "touch('b')"),
+    (
+        "trigger enabled",
+        "EXECUTE FUNCTION app.touch('a');",
+        "EXECUTE FUNCTION app.touch('a'); ALTER TABLE users DISABLE TRIGGER users_touch;",
     ),
     ("unique constraint name", "name citext UNIQUE", "name citext CONSTRAINT team_name_key UNIQUE"),
 ]
