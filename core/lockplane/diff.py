@@ -518,7 +518,7 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     out: list[Change] = []
     out += [CreateFunction(f, bool(mentions(typed(f), created)), read(f)) for f in fd.added]
     out += [DropFunction(f, bool(mentions(typed(f), dropped)), read(f)) for f in fd.dropped]
-    out += [ReplaceFunction(o, n, read(n)) for o, n in pairs]
+    out += [ReplaceFunction(o, n, read(n), bool(mentions(typed(n), created))) for o, n in pairs]
     rebuilt = [obj(o.schema_, o.name).as_string(None) for o, n in pairs if not replaceable(o, n)]
 
     def uses(t: Any) -> bool:

@@ -193,13 +193,18 @@ def replaceable(before: Function, after: Function) -> bool:
 @dataclass(frozen=True)
 class ReplaceFunction(ObjectChange):
     """CREATE OR REPLACE where Postgres allows it, else DROP + CREATE in one step; the reverse
-    is the replacement back."""
+    is the replacement back. `late`: as for CreateFunction, the new definition names a table
+    this plan creates."""
 
     before: Function
     after: Function
     tables_read: tuple[str, ...] = ()
-    phase = Phase.CREATE_FUNCTION
+    late: bool = False
     sign = "~"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return Phase.CREATE_FUNCTION_LATE if self.late else Phase.CREATE_FUNCTION
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -230,7 +235,7 @@ class ReplaceFunction(ObjectChange):
         return out
 
     def reverse(self) -> Change:
-        return ReplaceFunction(self.after, self.before, self.tables_read)
+        return ReplaceFunction(self.after, self.before, self.tables_read, self.late)
 
     def description(self) -> str:
         how = "" if self.in_place else " (drop and create)"
