@@ -146,7 +146,8 @@ class DropFunction(ObjectChange):
 
     @property
     def phase(self) -> int:  # type: ignore[override]
-        return Phase.DROP_VIEW if self.early else Phase.DROP_FUNCTION
+        # early: after views (which may call it) are dropped, before the tables it names
+        return Phase.DROP_COLUMN if self.early else Phase.DROP_FUNCTION
 
     @property
     def kind(self) -> str:  # type: ignore[override]

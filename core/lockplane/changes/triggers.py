@@ -9,6 +9,7 @@ it is back by the end of the plan.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -76,8 +77,9 @@ class _TriggerChange(Change):
     kind = "trigger"
 
     @property
+    @abstractmethod
     def trigger(self) -> Trigger:
-        raise NotImplementedError
+        """The trigger acted on: `after` for creates and replacements, `before` for drops."""
 
     def key(self) -> tuple[str, ...]:
         return (self.table.schema_, self.table.name, self.trigger.name)
