@@ -98,6 +98,7 @@ def test_triggers_using_a_rebuilt_function_are_dropped_and_created_around_it() -
 def test_trigger_changes() -> None:
     trig = Trigger(name="t", timing="AFTER", events=("UPDATE", "INSERT"), function="audit")
     assert trig.events == ("INSERT", "UPDATE")
+    assert Trigger.model_validate(trig.model_dump() | {"function": "public.audit"}) == trig
     with pytest.raises(ValidationError, match="update_columns needs the UPDATE event"):
         Trigger(name="t", timing="AFTER", events=("INSERT",), update_columns=("a",), function="f")
     base = Table(name="items", columns=[Column(name="a", type="bigint")])

@@ -208,6 +208,8 @@ class Trigger(Model):
     def _canonical(self) -> Trigger:
         events = tuple(sorted(set(self.events), key=TRIGGER_EVENTS.index))
         object.__setattr__(self, "events", events)
+        if self.function.startswith(f"{DEFAULT_SCHEMA}."):  # regproc prints it unqualified
+            object.__setattr__(self, "function", self.function.removeprefix(f"{DEFAULT_SCHEMA}."))
         if self.update_columns and "UPDATE" not in events:
             raise ValueError(f"trigger {self.name!r}: update_columns needs the UPDATE event")
         return self
