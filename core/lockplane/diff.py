@@ -535,7 +535,7 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         for b, a in td.altered:
             rest = {"enabled": a.enabled, "comment": a.comment}
             redefined = b.model_copy(update=rest) != a
-            if redefined and (a.constraint or b.constraint or uses(b)):
+            if uses(b) or (redefined and (a.constraint or b.constraint)):
                 out += [DropTrigger(core(o), b, incidental=True)]
                 out += [CreateTrigger(core(n), a, incidental=True)]
             else:
