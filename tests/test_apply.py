@@ -255,26 +255,23 @@ def test_a_plan_never_drops_what_lockplane_does_not_manage(fresh_db: Callable[[]
         db,
         BASE
         + """
-        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
-        CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();
+        CREATE RULE users_keep AS ON DELETE TO users DO INSTEAD NOTHING;
         CREATE SCHEMA reporting;
-        CREATE TYPE reporting.pair AS (a int, b int);
+        CREATE AGGREGATE reporting.total(int) (sfunc = int4pl, stype = int);
         """,
     )
     live = introspect_url(db)
     assert {(u.kind, u.name) for u in live.unmanaged} >= {
-        ("trigger", "users_touch"),
-        ("composite type", "pair"),
+        ("rule", "users_keep"),
+        ("aggregate", "total(integer)"),
     }
-    with pytest.raises(
-        PlanError, match="has trigger 'users_touch', which Lockplane does not manage"
-    ):
+    with pytest.raises(PlanError, match="has rule 'users_keep', which Lockplane does not manage"):
         make_plan(live, Schema(schemas=["reporting"]))
     with pytest.raises(
-        PlanError, match="schema reporting is dropped by this plan, but it holds composite type"
+        PlanError, match="schema reporting is dropped by this plan, but it holds aggregate"
     ):
         make_plan(live, live.model_copy(update={"schemas": ()}))
-    # The function, trigger and type are not part of any plan that leaves their homes alone.
+    # The rule and the aggregate are not part of any plan that leaves their homes alone.
     assert make_plan(live, live.model_copy(update={"unmanaged": ()})).is_empty
 
 

@@ -32,6 +32,7 @@ from lockplane.model import (
     Sequence,
     SequenceOwner,
     Table,
+    Trigger,
     UniqueConstraint,
     Unmanaged,
     ViewColumn,
@@ -395,6 +396,15 @@ def test_customers(schema: Schema) -> None:
             # lower(name) has the column's collation "C" of its own: nothing to say
             Index(name="customers_lower_name", columns=(IndexKey(expression="lower(name)"),)),
         ),
+        triggers=(
+            Trigger(
+                name="touch it",
+                timing="BEFORE",
+                events=("UPDATE",),
+                for_each="row",
+                function="touch",
+            ),
+        ),
     )
 
 
@@ -542,6 +552,25 @@ def test_views_are_managed(schema: Schema) -> None:
     assert schema.views[0].columns == (ViewColumn(name="one", type="integer"),)
 
 
+def test_functions_and_triggers_are_managed(schema: Schema) -> None:
+    """Functions and procedures left the inventory (aggregates stay), and so did the trigger of
+    a plain table (the partitioned table's stays with its table)."""
+    assert [(f.schema_, f.kind, f.name, f.identity) for f in schema.functions] == [
+        ("app", "function", "add", "a integer, b integer"),
+        ("public", "procedure", "noop", ""),
+        ("public", "function", "on_ddl", ""),
+        ("public", "function", "touch", ""),
+    ]
+    assert schema.functions[0].body == "SELECT a + b"
+    customers = schema.table("public", "customers")
+    assert customers is not None
+    assert customers.triggers == (
+        Trigger(
+            name="touch it", timing="BEFORE", events=("UPDATE",), for_each="row", function="touch"
+        ),
+    )
+
+
 def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
     """Everything not modeled is listed; extension members and range constructors are not."""
 
@@ -558,18 +587,13 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         u("event trigger", None, "log ddl"),
         u("exclusion constraint", "public", "booking_during_excl", "booking"),
         u("foreign table", "public", "ft"),
-        u("function", "app", "add(a integer, b integer)"),
-        u("function", "public", "on_ddl()"),
-        u("function", "public", "touch()"),
         u("inheritance", "public", "child_t", "parent_t"),
         u("invalid index", "public", "dups_x", "dups"),
         u("partition", "public", "events_2024"),
         u("partitioned table", "public", "events"),
-        u("procedure", "public", "noop()"),
         u("range type", "public", "float_range"),
         u("rule", "public", "no_delete", "customers"),
         u("statistics", "app", "st", "select"),
-        u("trigger", "public", "touch it", "customers"),
         u("trigger", "public", "events_touch", "events"),
     ]
     if server_version >= 180000:

@@ -70,6 +70,12 @@ CASES = [
     ),
     Case("LP107", USERS, "ALTER TABLE users DROP COLUMN email;", USER_ROWS),
     Case("LP108", "CREATE TYPE level AS ENUM ('low', 'high');", "DROP TYPE level;"),
+    Case(
+        "LP108",
+        "CREATE FUNCTION one() RETURNS bigint LANGUAGE sql RETURN 1;",
+        "DROP FUNCTION one();",
+        name="function",
+    ),
     Case("LP109", "CREATE EXTENSION hstore;", "DROP EXTENSION hstore;"),
     Case(
         "LP110",
@@ -259,6 +265,14 @@ CASES = [
         USER_ROWS,
         grants=True,
     ),
+    Case(
+        "LP413",
+        USERS
+        + "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;"
+        + "CREATE TRIGGER users_keep BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION keep();",
+        "ALTER TABLE users DISABLE TRIGGER users_keep;",
+        USER_ROWS,
+    ),
     Case("LP501", USERS, "ALTER TABLE users ADD COLUMN seq bigserial;", USER_ROWS),
     Case("LP502", USERS, "ALTER TABLE users ADD COLUMN at timestamp;", USER_ROWS),
     Case("LP503", USERS, "ALTER TABLE users ADD COLUMN cc char(2);", USER_ROWS),
@@ -271,6 +285,11 @@ CASES = [
         USERS + "ALTER TABLE users ENABLE ROW LEVEL SECURITY;",
         "CREATE POLICY users_all ON users FOR SELECT USING (true);",
         USER_ROWS,
+    ),
+    Case(
+        "LP508",
+        "",
+        "CREATE FUNCTION me() RETURNS text LANGUAGE sql SECURITY DEFINER RETURN current_user;",
     ),
 ]
 

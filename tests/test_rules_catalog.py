@@ -19,6 +19,8 @@ README = Path(__file__).parent.parent / "README.md"
 # squawk-cli 2.70 added (renaming-object, ban-drop-constraint/-type/-default/-schema/-sequence/
 # -extension/-domain/-view, ban-alter-identity): a peer name in the catalog that squawk does not have would
 # send a reader looking for nothing.
+# -extension/-domain/-function, ban-alter-identity): a peer name in the catalog that squawk does
+# not have would send a reader looking for nothing.
 SQUAWK_RULES = {
     "adding-field-with-default", "adding-foreign-key-constraint", "adding-not-nullable-field",
     "adding-required-field", "adding-serial-primary-key-field",
@@ -31,7 +33,8 @@ SQUAWK_RULES = {
     "prefer-identity", "prefer-repack", "prefer-robust-stmts", "prefer-text-field",
     "prefer-timestamp-tz", "renaming-column", "renaming-object", "ban-drop-constraint",
     "ban-drop-type", "ban-drop-default", "ban-drop-schema", "ban-drop-sequence", "ban-drop-extension",
-    "ban-drop-domain", "ban-drop-view", "ban-alter-identity", "renaming-table", "require-concurrent-index-creation",
+    "ban-drop-domain", "ban-drop-view", "ban-drop-function", "ban-alter-identity",
+    "renaming-table", "require-concurrent-index-creation",
     "require-concurrent-index-deletion", "require-concurrent-partition-detach",
     "require-concurrent-reindex", "require-enum-value-ordering", "require-lock-timeout",
     "require-statement-timeout", "transaction-nesting",

@@ -26,6 +26,7 @@ from .changes.domains import (
     SetDomainNotNull,
     ValidateDomainCheck,
 )
+from .changes.functions import CreateFunction, DropFunction, ReplaceFunction, replaceable
 from .changes.grants import ChangePrivileges, SetTableOwner
 from .changes.objects import (
     AddEnumValues,
@@ -59,6 +60,7 @@ from .changes.table import (
     attached,
     core,
 )
+from .changes.triggers import CreateTrigger, DropTrigger, ReplaceTrigger
 from .changes.views import (
     CreateView,
     DropView,
@@ -76,6 +78,7 @@ from .model import (
     Enum,
     Extension,
     ForeignKey,
+    Function,
     Grant,
     Index,
     Policy,
@@ -181,6 +184,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _tables(old, new, enum_defaults)
     changes += _views(old, new, changes)
     changes += _access(old, new)
+    changes += _functions_and_triggers(old, new)
     return Diff(old, new, tuple(changes))
 
 
@@ -729,3 +733,74 @@ def _rls_flags(t: Table) -> list[bool]:
     return [
         f for f, on in ((False, t.row_level_security), (True, t.force_row_level_security)) if on
     ]
+
+
+def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
+    """Functions pair up by identity arguments; a lone overload dropped and a lone one added
+    under one name is a signature change (drop and create), and the triggers using the old
+    function are dropped before it and created again after."""
+
+    def names(tables: Iterable[Table]) -> list[str]:
+        return [obj(t.schema_, t.name).as_string(None) for t in tables]
+
+    def mentions(text: str, candidates: list[str]) -> tuple[str, ...]:
+        return tuple(
+            n for n in candidates if re.search(rf'(?<![\w."]){re.escape(n)}(?![\w"])', text)
+        )
+
+    def typed(f: Function) -> str:  # the text Postgres resolves at once, whatever the setting
+        return " ".join([f.arguments, f.returns or "", f.body if f.sql_body else ""])
+
+    olds, news = (
+        {(t.schema_, t.name) for t in old.tables},
+        {(t.schema_, t.name) for t in new.tables},
+    )
+    created = names(t for t in new.tables if (t.schema_, t.name) not in olds)
+    dropped = names(t for t in old.tables if (t.schema_, t.name) not in news)
+    kept = names(t for t in old.tables if (t.schema_, t.name) in news)
+
+    def read(f: Function) -> tuple[str, ...]:  # parsing an SQL-standard body locks its tables
+        return mentions(f.body, kept) if f.sql_body else ()
+
+    fd = diff_kind(_by(old.functions, lambda f: f.key), _by(new.functions, lambda f: f.key))
+    pairs = list(fd.altered)
+    for f in list(fd.added):
+        same_name = [x for x in fd.added if (x.schema_, x.name) == (f.schema_, f.name)]
+        gone = [x for x in fd.dropped if (x.schema_, x.name) == (f.schema_, f.name)]
+        if len(same_name) == 1 and len(gone) == 1:
+            pairs.append((gone[0], f))
+            fd.added.remove(f)
+            fd.dropped.remove(gone[0])
+    out: list[Change] = []
+    out += [CreateFunction(f, bool(mentions(typed(f), created)), read(f)) for f in fd.added]
+    out += [DropFunction(f, bool(mentions(typed(f), dropped)), read(f)) for f in fd.dropped]
+    out += [ReplaceFunction(o, n, read(n), bool(mentions(typed(n), created))) for o, n in pairs]
+    rebuilt = [obj(o.schema_, o.name).as_string(None) for o, n in pairs if not replaceable(o, n)]
+
+    def uses(t: Any) -> bool:
+        return t.function in rebuilt or bool(mentions(t.when or "", rebuilt))
+
+    for n in new.tables:
+        o = old.table(n.schema_, n.name)
+        if o is None:
+            out += [CreateTrigger(core(n), t, new_table=True) for t in n.triggers]
+            continue
+        td = diff_kind(_by(o.triggers, lambda t: t.name), _by(n.triggers, lambda t: t.name))
+        out += [CreateTrigger(core(n), t) for t in td.added]
+        out += [DropTrigger(core(o), t) for t in td.dropped]
+        for b, a in td.altered:
+            rest = {"enabled": a.enabled, "comment": a.comment}
+            redefined = b.model_copy(update=rest) != a
+            if uses(b) or (redefined and (a.constraint or b.constraint)):
+                out += [DropTrigger(core(o), b, incidental=True)]
+                out += [CreateTrigger(core(n), a, incidental=True)]
+            else:
+                out.append(ReplaceTrigger(core(n), b, a))
+        for t in o.triggers:
+            if t in n.triggers and uses(t):
+                out += [DropTrigger(core(o), t, incidental=True)]
+                out += [CreateTrigger(core(n), t, incidental=True)]
+    for o in old.tables:
+        if new.table(o.schema_, o.name) is None:
+            out += [DropTrigger(core(o), t, table_dropped=True) for t in o.triggers]
+    return out

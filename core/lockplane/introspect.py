@@ -57,6 +57,8 @@ KINDS = (
     "indexes",
     "views",
     "policies",
+    "functions",
+    "triggers",
     "unmanaged",
 )
 OPTIONAL_KINDS = ("grants", "owners")
@@ -160,6 +162,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
     _add_constraints(tables, rows["constraints"])
     views = {row[0]: _view(row) for row in rows["views"]}
     _add_indexes(tables | views, rows["indexes"])  # materialized views have indexes too
+    _add_triggers(tables, rows["triggers"])
     sequences = []
     for row in rows["sequences"]:
         sequence, identity_of = _sequence(row)
@@ -184,6 +187,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "sequences": sequences,
             "tables": list(tables.values()),
             "views": list(views.values()),
+            "functions": [_function(row) for row in rows["functions"]],
             "unmanaged": unmanaged,
         }
     )
@@ -254,6 +258,67 @@ def _view(row: Row) -> dict[str, Any]:
         ],
         "comment": comment,
     }
+
+
+_VOLATILITY = {"v": "volatile", "s": "stable", "i": "immutable"}
+_PARALLEL = {"u": "unsafe", "r": "restricted", "s": "safe"}
+_TRIGGER_ENABLED = {"O": "enabled", "D": "disabled", "R": "replica", "A": "always"}
+
+
+def _function(row: Row) -> dict[str, Any]:
+    (
+        schema, name, kind, arguments, returns, language, body, sql_body, volatility, strict,
+        security_definer, leakproof, parallel, cost, rows, config, comment,
+    ) = row  # fmt: skip
+    return {
+        "schema": schema,
+        "name": name,
+        "kind": kind,
+        "arguments": arguments,
+        "returns": returns,
+        "language": language,
+        "body": body,
+        "sql_body": sql_body,
+        "volatility": _VOLATILITY[volatility],
+        "strict": strict,
+        "security_definer": security_definer,
+        "leakproof": leakproof,
+        "parallel": _PARALLEL[parallel],
+        "cost": cost,
+        "rows": rows,
+        "config": config,
+        "comment": comment,
+    }
+
+
+def _add_triggers(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
+    """tgtype bits (pg_trigger.h): 1 row, 2 before, 64 instead; events 4 insert, 8 delete,
+    16 update, 32 truncate. tgargs holds the arguments NUL-terminated."""
+    for (
+        oid, name, type_, update_columns, when, function, nargs, args, enabled, constraint,
+        deferrable, initially_deferred, comment,
+    ) in rows:  # fmt: skip
+        timing = "INSTEAD OF" if type_ & 64 else "BEFORE" if type_ & 2 else "AFTER"
+        events = [e for bit, e in ((4, "INSERT"), (8, "DELETE"), (16, "UPDATE"), (32, "TRUNCATE"))
+                  if type_ & bit]  # fmt: skip
+        arguments = [a.decode() for a in bytes(args).split(b"\0")[:nargs]]
+        tables[oid].setdefault("triggers", []).append(
+            {
+                "name": name,
+                "timing": timing,
+                "events": events,
+                "update_columns": update_columns,
+                "for_each": "row" if type_ & 1 else "statement",
+                "when": when,
+                "function": function,
+                "arguments": arguments,
+                "enabled": _TRIGGER_ENABLED[enabled],
+                "constraint": constraint,
+                "deferrable": deferrable,
+                "initially_deferred": initially_deferred,
+                "comment": comment,
+            }
+        )
 
 
 def _unmanaged(row: Row) -> dict[str, Any]:

@@ -229,6 +229,40 @@ class Grant(Model):
         return self
 
 
+TRIGGER_EVENTS = ("INSERT", "DELETE", "UPDATE", "TRUNCATE")  # the order pg_get_triggerdef prints
+
+
+class Trigger(Model):
+    """A trigger on a table; one created on a partitioned table is one object (its clones on the
+    partitions are not)."""
+
+    name: Name
+    timing: Literal["BEFORE", "AFTER", "INSTEAD OF"]
+    events: tuple[Literal["INSERT", "DELETE", "UPDATE", "TRUNCATE"], ...] = Field(min_length=1)
+    update_columns: tuple[Name, ...] = Field((), description="UPDATE OF these columns.")
+    for_each: Literal["row", "statement"] = "statement"
+    when: str | None = Field(None, description="WHEN condition as pg_get_triggerdef prints it.")
+    function: str = Field(description="The trigger function as regproc prints it.")
+    arguments: tuple[str, ...] = ()
+    enabled: Literal["enabled", "disabled", "replica", "always"] = Field(
+        "enabled", description="ENABLE (origin and local), DISABLE, ENABLE REPLICA, ENABLE ALWAYS."
+    )
+    constraint: bool = Field(False, description="CREATE CONSTRAINT TRIGGER.")
+    deferrable: bool = False
+    initially_deferred: bool = False
+    comment: str | None = None
+
+    @model_validator(mode="after")
+    def _canonical(self) -> Trigger:
+        events = tuple(sorted(set(self.events), key=TRIGGER_EVENTS.index))
+        object.__setattr__(self, "events", events)
+        if self.function.startswith(f"{DEFAULT_SCHEMA}."):  # regproc prints it unqualified
+            object.__setattr__(self, "function", self.function.removeprefix(f"{DEFAULT_SCHEMA}."))
+        if self.update_columns and "UPDATE" not in events:
+            raise ValueError(f"trigger {self.name!r}: update_columns needs the UPDATE event")
+        return self
+
+
 class Table(Model):
     schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
     name: Name
@@ -243,6 +277,7 @@ class Table(Model):
     row_level_security: bool = False
     force_row_level_security: bool = False
     policies: tuple[Policy, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
     grants: tuple[Grant, ...] | None = Field(
         None, description="None: privileges are not managed; the plan never touches them."
     )
@@ -284,7 +319,13 @@ class Table(Model):
             if c.name in seen:
                 raise ValueError(f"column {c.name!r} appears twice")
             seen.add(c.name)
-        for attr in ("unique_constraints", "check_constraints", "foreign_keys", "indexes"):
+        for attr in (
+            "unique_constraints",
+            "check_constraints",
+            "foreign_keys",
+            "indexes",
+            "triggers",
+        ):
             items = getattr(self, attr)
             object.__setattr__(self, attr, tuple(sorted(items, key=lambda o: o.name)))
         policies = tuple(sorted(self.policies, key=lambda p: p.name))
@@ -393,6 +434,78 @@ class View(Model):
         return qualified(self.schema_, self.name)
 
 
+def identity_arguments(arguments: str) -> str:
+    """`a integer, b text DEFAULT 'x'::text` -> `a integer, b text`: what tells overloads apart
+    (pg_get_function_identity_arguments), from what pg_get_function_arguments prints."""
+    out: list[str] = []
+    depth, quote, start = 0, "", 0
+    cut: int | None = None
+    for i, ch in enumerate(arguments + ","):
+        if quote:
+            quote = "" if ch == quote else quote  # a doubled quote reopens at once: same result
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch == ",":
+            out.append(arguments[start : i if cut is None else cut].strip())
+            start, cut = i + 1, None
+        elif depth == 0 and cut is None and arguments[i : i + 9].upper() == " DEFAULT ":
+            cut = i
+    return ", ".join(x for x in out if x)
+
+
+class Function(Model):
+    """A function or procedure; overloads are separate objects, told apart by their identity
+    arguments. Every option defaults to what CREATE FUNCTION picks when it is not given."""
+
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    kind: Literal["function", "procedure"] = "function"
+    arguments: str = Field("", description="As pg_get_function_arguments() prints them.")
+    returns: str | None = Field(
+        None, description="As pg_get_function_result() prints it; None for a procedure."
+    )
+    language: str = "sql"
+    body: str = Field(
+        description="prosrc, or for an SQL-standard body what pg_get_function_sqlbody() prints."
+    )
+    sql_body: bool = Field(False, description="body is SQL-standard (BEGIN ATOMIC or RETURN).")
+    volatility: Literal["volatile", "stable", "immutable"] = "volatile"
+    strict: bool = False
+    security_definer: bool = False
+    leakproof: bool = False
+    parallel: Literal["unsafe", "restricted", "safe"] = "unsafe"
+    cost: float | None = Field(None, description="None: 1 for C and internal, else 100.")
+    rows: float | None = Field(None, description="None: 1000 for a set-returning function.")
+    config: tuple[str, ...] = Field(
+        (), description="SET items as proconfig holds them: name=value."
+    )
+    comment: str | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> Function:
+        if (self.kind == "function") == (self.returns is None):
+            what = "needs 'returns'" if self.kind == "function" else "has no 'returns'"
+            raise ValueError(f"{self.kind} {self.name!r} {what}")
+        return self
+
+    @property
+    def identity(self) -> str:
+        return identity_arguments(self.arguments)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.schema_, self.name, self.identity)
+
+    @property
+    def qname(self) -> str:
+        return f"{qualified(self.schema_, self.name)}({self.identity})"
+
+
 class SequenceOwner(Model):
     table: Name
     column: Name
@@ -449,6 +562,7 @@ class Schema(Model):
     domains: tuple[Domain, ...] = ()
     sequences: tuple[Sequence, ...] = ()
     tables: tuple[Table, ...] = ()
+    functions: tuple[Function, ...] = Field((), description="Functions and procedures.")
     views: tuple[View, ...] = Field((), description="Views and materialized views.")
     unmanaged: tuple[Unmanaged, ...] = Field(
         (), description="Read-only inventory of objects Lockplane does not manage; never dropped."
@@ -462,7 +576,7 @@ class Schema(Model):
         if implied:
             object.__setattr__(self, "sequences", self.sequences + implied)
         used = {t.schema_ for t in self.tables} | {e.schema_ for e in self.enums}
-        used |= {d.schema_ for d in self.domains}
+        used |= {d.schema_ for d in self.domains} | {f.schema_ for f in self.functions}
         used |= {s.schema_ for s in self.sequences} | {x.schema_ for x in self.extensions}
         used |= {v.schema_ for v in self.views}
         names = sorted((set(self.schemas) | used) - {DEFAULT_SCHEMA})
@@ -475,6 +589,11 @@ class Schema(Model):
             if dup is not None:
                 raise ValueError(f"{attr[:-1]} {qualified(*dup)!r} appears twice")
             object.__setattr__(self, attr, ordered)
+        functions = tuple(sorted(self.functions, key=lambda f: f.key))
+        dup_f = next((a for a, b in itertools.pairwise(functions) if a.key == b.key), None)
+        if dup_f is not None:
+            raise ValueError(f"{dup_f.kind} {dup_f.qname!r} appears twice")
+        object.__setattr__(self, "functions", functions)
         clash = {(t.schema_, t.name) for t in self.tables} & {
             (v.schema_, v.name) for v in self.views
         }

@@ -108,10 +108,10 @@ RULES: tuple[Rule, ...] = (
         "type-dropped",
         "BREAKING_CHANGE",
         "warning",
-        "An enum type or a domain is dropped.",
-        "Functions, casts and client code that name the type fail.",
-        "Drop the type in a later release, once nothing names it.",
-        squawk=("ban-drop-type", "ban-drop-domain"),
+        "An enum type, a domain or a function is dropped (or a function's signature changes).",
+        "Functions, casts and client code that name the type or call the function fail.",
+        "Drop it in a later release, once nothing names it.",
+        squawk=("ban-drop-type", "ban-drop-domain", "ban-drop-function"),
     ),
     Rule(
         "LP109",
@@ -431,6 +431,16 @@ RULES: tuple[Rule, ...] = (
         "Revoke after the clients stopped using the privilege.",
     ),
     Rule(
+        "LP413",
+        "trigger-dropped",
+        "BREAKING_CHANGE",
+        "warning",
+        "A trigger is dropped or disabled (not replaced).",
+        "Writes to the table stop running it: whatever it maintained (audit rows, derived "
+        "columns, checks) silently stops.",
+        "Make sure nothing relies on the trigger first; the rollback recreates or re-enables it.",
+    ),
+    Rule(
         "LP501",
         "prefer-identity",
         "SCHEMA_DESIGN",
@@ -504,6 +514,16 @@ RULES: tuple[Rule, ...] = (
         "them under SHARE (writes wait), and the domain hides the rule from readers of the table.",
         "Constraints on each table (NOT VALID + VALIDATE online), or a domain without any.",
         squawk=("ban-create-domain-with-constraint", "ban-alter-domain-with-add-constraint"),
+    ),
+    Rule(
+        "LP508",
+        "security-definer-search-path",
+        "SCHEMA_DESIGN",
+        "info",
+        "A SECURITY DEFINER function or procedure without its own search_path setting.",
+        "It runs with its owner's rights but resolves names through the caller's search_path, "
+        "so a caller can make it run objects of the caller's choosing.",
+        "Add SET search_path = pg_catalog, pg_temp (or the schemas it needs) to the definition.",
     ),
     Rule(
         "LP510",

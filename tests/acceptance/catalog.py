@@ -110,6 +110,28 @@ WHERE t.typtype = 'd' AND {_USER_NAMESPACE}
 ORDER BY 1
 """
 
+_FUNCTIONS_SQL = f"""
+SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+       pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc')
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND {_USER_NAMESPACE}
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                  AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
+ORDER BY 1
+"""
+
+# Every user trigger that is not a clone on a partition, on any relation: the engine must
+# manage those of tables and leave the others (listed as unmanaged) exactly as they were.
+_TRIGGERS_SQL = f"""
+SELECT format('%I.%I', n.nspname, c.relname) || ' ' || quote_ident(t.tgname),
+       pg_get_triggerdef(t.oid), t.tgenabled, obj_description(t.oid, 'pg_trigger')
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {_USER_NAMESPACE}
+ORDER BY 1
+"""
+
 _SEQUENCES_SQL = f"""
 SELECT format('%I.%I', n.nspname, c.relname),
        format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
@@ -252,6 +274,12 @@ def snapshot(url: str) -> dict[str, Any]:
             }
             for r in cur.fetchall()
         }
+        cur.execute(_FUNCTIONS_SQL)
+        functions = {r[0]: {"comment": r[2], "definition": r[1]} for r in cur.fetchall()}
+        cur.execute(_TRIGGERS_SQL)
+        triggers = {
+            r[0]: {"comment": r[3], "definition": r[1], "enabled": r[2]} for r in cur.fetchall()
+        }
         cur.execute(_SEQUENCES_SQL)
         sequences = {
             r[0]: {
@@ -333,10 +361,12 @@ def snapshot(url: str) -> dict[str, Any]:
         "domains": domains,
         "enums": enums,
         "extensions": extensions,
+        "functions": functions,
         "schemas": schemas,
         "sequences": sequences,
         "tables": tables,
         "views": views,
+        "triggers": triggers,
     }
 
 

@@ -42,6 +42,10 @@ ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 CREATE POLICY users_read ON users FOR SELECT TO lp_reader USING (score > 1);
 GRANT SELECT ON users TO lp_reader;
 ALTER TABLE app.teams OWNER TO lp_owner;
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql STABLE
+    AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER users_touch BEFORE UPDATE OF email ON users FOR EACH ROW
+    EXECUTE FUNCTION app.touch('a');
 """
 
 # (detail, text to replace in BASE, replacement): each pair differs in that one detail only.
@@ -77,6 +81,15 @@ ONE_DETAIL = [
     ("view comment", "IS 'the happy ones'", "IS 'the glad ones'"),
     ("materialized view index", "team_sizes (n)", "team_sizes (team_id)"),
     ("view column type", "count(*) AS n", "count(*)::int AS n"),
+    ("function body", "RETURN NEW; END", "RETURN OLD; END"),
+    ("function volatility", "plpgsql STABLE", "plpgsql IMMUTABLE"),
+    ("trigger columns", "UPDATE OF email", "UPDATE OF nick"),
+    ("trigger arguments", "touch('a')", "touch('b')"),
+    (
+        "trigger enabled",
+        "EXECUTE FUNCTION app.touch('a');",
+        "EXECUTE FUNCTION app.touch('a'); ALTER TABLE users DISABLE TRIGGER users_touch;",
+    ),
     ("unique constraint name", "name citext UNIQUE", "name citext CONSTRAINT team_name_key UNIQUE"),
     ("row level security", "ENABLE ROW LEVEL", "FORCE ROW LEVEL"),
     ("policy expression", "USING (score > 1)", "USING (score > 2)"),

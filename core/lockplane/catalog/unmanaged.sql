@@ -96,6 +96,7 @@ SELECT 'trigger', r.nspname, t.tgname, r.relname
 FROM rel r
 JOIN pg_trigger t ON t.tgrelid = r.oid
 WHERE NOT t.tgisinternal AND t.tgparentid = 0
+  AND (r.relkind <> 'r' OR r.relispartition)  -- triggers.sql reads those of managed tables
 UNION ALL
 SELECT 'policy', r.nspname, pol.polname, r.relname
 FROM rel r
@@ -107,15 +108,14 @@ FROM rel r
 JOIN pg_rewrite rw ON rw.ev_class = r.oid
 WHERE rw.rulename <> '_RETURN'
 UNION ALL
-SELECT CASE p.prokind
-         WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function'
-       END,
+SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' ELSE 'window function' END,
        s.nspname,
        p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        NULL
 FROM pg_proc p
 JOIN scoped_ns s ON s.oid = p.pronamespace
-WHERE NOT EXISTS (  -- nor the constructors PostgreSQL makes for a range type (deptype 'i')
+WHERE p.prokind IN ('a', 'w')  -- functions.sql reads functions and procedures
+  AND NOT EXISTS (  -- nor the constructors PostgreSQL makes for a range type (deptype 'i')
   SELECT FROM pg_depend dep
   WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i')
 )

@@ -1,0 +1,269 @@
+"""Functions and procedures: create, drop, and replace (in place when Postgres allows it).
+
+CREATE OR REPLACE keeps the function's oid, grants and dependents, but Postgres accepts it only
+when the identity arguments, the result type and the kind are unchanged (and no input is
+renamed); anything else is a DROP and a CREATE, which breaks callers in between and takes the
+triggers that use the function with it (the diff drops and recreates those around it).
+
+Bodies are created with `check_function_bodies = off`, as pg_dump restores them, so a body may
+read tables created later in the plan. Argument and result types are resolved at once, though,
+and so is an SQL-standard body (BEGIN ATOMIC / RETURN): a function that names a table created by
+the plan is created late (after tables and columns), and dropped early when its table goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from ..model import Function
+from ..plan import Hazard, LockMode
+from ..sqlnames import Ident, obj
+from .base import Change, ObjectChange, Phase, hazard
+from .ddl import comment_on
+
+# Settings whose value is a list of names: proconfig holds them as SQL would write them.
+_LIST_SETTINGS = frozenset({"search_path", "temp_tablespaces", "session_preload_libraries"})
+_NO_BODY_CHECK = sql.SQL("SET LOCAL check_function_bodies = off")
+
+
+def signature(f: Function) -> sql.Composable:
+    """`name(identity arguments)`, as DROP, COMMENT and ALTER FUNCTION name one overload."""
+    return sql.SQL("{}({})").format(obj(f.schema_, f.name), sql.SQL(f.identity))
+
+
+def _setting(item: str) -> sql.Composable:
+    name, _, value = item.partition("=")
+    if name.lower() in _LIST_SETTINGS:
+        return sql.SQL("SET {} = {}").format(Ident(name), sql.SQL(value))
+    return sql.SQL("SET {} = {}").format(Ident(name), sql.Literal(value))
+
+
+def create_sql(f: Function, *, replace: bool = False) -> sql.Composable:
+    """The CREATE statement, with only the options that differ from what Postgres picks."""
+    verb = "CREATE OR REPLACE" if replace else "CREATE"
+    parts: list[sql.Composable] = [
+        sql.SQL("{} {} {}({})").format(
+            sql.SQL(verb), sql.SQL(f.kind.upper()), obj(f.schema_, f.name), sql.SQL(f.arguments)
+        )
+    ]
+    if f.returns is not None:
+        parts.append(sql.SQL("RETURNS {}").format(sql.SQL(f.returns)))
+    parts.append(sql.SQL("LANGUAGE {}").format(Ident(f.language)))
+    if f.kind == "function":
+        if f.volatility != "volatile":
+            parts.append(sql.SQL(f.volatility.upper()))
+        if f.strict:
+            parts.append(sql.SQL("STRICT"))
+        if f.leakproof:
+            parts.append(sql.SQL("LEAKPROOF"))
+        if f.parallel != "unsafe":
+            parts.append(sql.SQL("PARALLEL {}").format(sql.SQL(f.parallel.upper())))
+        if f.cost is not None:
+            parts.append(sql.SQL("COST {}").format(sql.Literal(f.cost)))
+        if f.rows is not None:
+            parts.append(sql.SQL("ROWS {}").format(sql.Literal(f.rows)))
+    if f.security_definer:
+        parts.append(sql.SQL("SECURITY DEFINER"))
+    parts += [_setting(item) for item in f.config]
+    if f.sql_body:
+        parts.append(sql.SQL(f.body))
+    else:
+        parts.append(sql.SQL("AS {}").format(sql.Literal(f.body)))
+    return sql.SQL("\n").join(parts)
+
+
+def _definer_hazards(f: Function) -> list[Hazard]:
+    if f.security_definer and not any(c.startswith("search_path=") for c in f.config):
+        msg = f"SECURITY DEFINER {f.kind} {f.qname} runs with the caller's search_path"
+        return [hazard("LP508", msg)]
+    return []
+
+
+@dataclass(frozen=True)
+class CreateFunction(ObjectChange):
+    """`late`: after tables and columns, because its types or SQL-standard body name a table
+    this plan creates; `tables_read`: existing tables an SQL-standard body reads (parsing it
+    takes ACCESS SHARE on them)."""
+
+    after: Function
+    late: bool = False
+    tables_read: tuple[str, ...] = ()
+    sign = "+"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return Phase.CREATE_FUNCTION_LATE if self.late else Phase.CREATE_FUNCTION
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.after.kind
+
+    @property
+    def subject(self) -> Any:
+        return self.after
+
+    def key(self) -> tuple[str, ...]:
+        return self.after.key
+
+    def statements(self) -> list[sql.Composable]:
+        out: list[sql.Composable] = [_NO_BODY_CHECK, create_sql(self.after)]
+        if self.after.comment is not None:
+            out.append(
+                comment_on(self.after.kind.upper(), signature(self.after), self.after.comment)
+            )
+        return out
+
+    def reverse(self) -> Change:
+        return DropFunction(self.after, early=self.late, tables_read=self.tables_read)
+
+    def description(self) -> str:
+        return f"Create {self.after.kind} {self.after.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS SHARE" if self.tables_read else None
+
+    def tables(self) -> tuple[str, ...]:
+        return self.tables_read
+
+    def hazards(self) -> list[Hazard]:
+        return _definer_hazards(self.after)
+
+    def notes(self) -> list[str]:
+        return ["A new function changes nothing that runs until something calls it"]
+
+
+@dataclass(frozen=True)
+class DropFunction(ObjectChange):
+    """`early`: before tables are dropped, because its types name a table this plan drops."""
+
+    before: Function
+    early: bool = False
+    tables_read: tuple[str, ...] = ()
+    sign = "-"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        # early: after views (which may call it) are dropped, before the tables it names
+        return Phase.DROP_COLUMN if self.early else Phase.DROP_FUNCTION
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.before.kind
+
+    @property
+    def subject(self) -> Any:
+        return self.before
+
+    def key(self) -> tuple[str, ...]:
+        return self.before.key
+
+    def statements(self) -> list[sql.Composable]:
+        kind = sql.SQL(self.before.kind.upper())
+        return [sql.SQL("DROP {} {}").format(kind, signature(self.before))]
+
+    def reverse(self) -> Change:
+        return CreateFunction(self.before, late=self.early, tables_read=self.tables_read)
+
+    def description(self) -> str:
+        return f"Drop {self.before.kind} {self.before.qname}"
+
+    def hazards(self) -> list[Hazard]:
+        return [
+            hazard("LP108", f"Code that calls {self.before.kind} {self.before.qname} will fail")
+        ]
+
+    def notes(self) -> list[str]:
+        return ["Nothing in the schema uses it by the time it is dropped"]
+
+
+def replaceable(before: Function, after: Function) -> bool:
+    """Whether CREATE OR REPLACE can turn `before` into `after`: same kind, identity arguments
+    and result, and (Postgres checks this too) the same argument list up to defaults."""
+    same = (before.kind, before.identity, before.returns) == (
+        after.kind,
+        after.identity,
+        after.returns,
+    )
+    defaults_kept = after.arguments.count(" DEFAULT ") >= before.arguments.count(" DEFAULT ")
+    return same and (before.arguments == after.arguments or defaults_kept)
+
+
+@dataclass(frozen=True)
+class ReplaceFunction(ObjectChange):
+    """CREATE OR REPLACE where Postgres allows it, else DROP + CREATE in one step; the reverse
+    is the replacement back. `late`: as for CreateFunction, the new definition names a table
+    this plan creates."""
+
+    before: Function
+    after: Function
+    tables_read: tuple[str, ...] = ()
+    late: bool = False
+    sign = "~"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return Phase.CREATE_FUNCTION_LATE if self.late else Phase.CREATE_FUNCTION
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.after.kind
+
+    @property
+    def subject(self) -> Any:
+        return self.after
+
+    def key(self) -> tuple[str, ...]:
+        return self.after.key
+
+    @property
+    def in_place(self) -> bool:
+        return replaceable(self.before, self.after)
+
+    def statements(self) -> list[sql.Composable]:
+        b, a = self.before, self.after
+        out: list[sql.Composable] = [_NO_BODY_CHECK]
+        if self.in_place:
+            if b.model_copy(update={"comment": a.comment}) != a:
+                out.append(create_sql(a, replace=True))
+        else:
+            drop = sql.SQL("DROP {} {}").format(sql.SQL(b.kind.upper()), signature(b))
+            out += [drop, create_sql(a)]
+        if a.comment != b.comment or (not self.in_place and a.comment is not None):
+            out.append(comment_on(a.kind.upper(), signature(a), a.comment))
+        return out
+
+    def reverse(self) -> Change:
+        return ReplaceFunction(self.after, self.before, self.tables_read, self.late)
+
+    def description(self) -> str:
+        how = "" if self.in_place else " (drop and create)"
+        return f"Replace {self.before.kind} {self.before.qname}{how}"
+
+    def detail(self) -> str:
+        b, a = self.before, self.after
+        changed = [k for k in Function.model_fields if getattr(b, k) != getattr(a, k)]
+        return ", ".join(changed)
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS SHARE" if self.tables_read else None
+
+    def tables(self) -> tuple[str, ...]:
+        return self.tables_read
+
+    def hazards(self) -> list[Hazard]:
+        out = _definer_hazards(self.after) if not _definer_hazards(self.before) else []
+        if not self.in_place:
+            msg = (
+                f"{self.before.kind.capitalize()} {self.before.qname} is dropped and created as "
+                f"{self.after.qname}: code that calls the old signature fails"
+            )
+            out.append(hazard("LP108", msg))
+        return out
+
+    def notes(self) -> list[str]:
+        if self.in_place:
+            return ["CREATE OR REPLACE keeps the function's grants and dependents"]
+        return ["The drop and the create run in one transaction: no caller sees it missing"]
