@@ -43,6 +43,7 @@ class Case:
     online: bool = True  # which plan raises it: blocking rules come from --no-online plans
     avoided: tuple[str, ...] = ()  # rules the online plan must not raise (then it is applied)
     name: str = ""
+    renamed: tuple[str, str, str] | None = None  # (enum, new label, old label): Enum.renamed hint
 
     @property
     def id(self) -> str:
@@ -231,6 +232,18 @@ CASES = [
     Case("LP505", USERS, "ALTER TABLE users ADD COLUMN score integer;", USER_ROWS),
     Case("LP506", USERS, "ALTER TABLE users ADD COLUMN code varchar(20);", USER_ROWS),
     Case("LP507", USERS, "CREATE DOMAIN positive AS bigint CHECK (VALUE > 0);", USER_ROWS),
+    Case(
+        "LP408",
+        MOOD,
+        "ALTER TYPE mood RENAME VALUE 'meh' TO 'bad';",
+        "INSERT INTO users VALUES (1, 'a@x', 1, 'meh');",
+        renamed=("mood", "bad", "meh"),
+    ),
+    Case(
+        "LP110",
+        "CREATE EXTENSION citext VERSION '1.5';",
+        "ALTER EXTENSION citext UPDATE TO '1.6';",
+    ),
 ]
 
 
@@ -280,6 +293,11 @@ def shadow(fresh_db: Callable[[], str]) -> str:
 def test_rule(case: Case, fresh_db: Callable[[], str], shadow: str) -> None:
     db = fresh_db()
     before, after = _schemas(db, case)
+    if case.renamed is not None:
+        name, now, was = case.renamed
+        enums = [e.model_copy(update={"renamed": {now: was}}) if e.name == name else e
+                 for e in after.enums]  # fmt: skip
+        after = after.model_copy(update={"enums": tuple(enums)})
     plan = make_plan(before, after, online=case.online)
     rule_hazards = [h for s in plan.steps for h in s.hazards if h.rule == case.code]
     assert rule_hazards, f"{case.code} not raised; got {sorted(_rules(plan))}"

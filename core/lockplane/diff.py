@@ -25,8 +25,10 @@ from .changes.domains import (
     SetDomainNotNull,
     ValidateDomainCheck,
 )
+from .changes.generated import generated_changes
 from .changes.objects import (
     AddEnumValues,
+    AlterExtension,
     AlterSequence,
     CreateEnum,
     CreateExtension,
@@ -37,6 +39,7 @@ from .changes.objects import (
     DropSchema,
     DropSequence,
     EnumColumn,
+    RenameEnumValues,
     ReplaceEnum,
     SetSequenceOwner,
     SetTableComment,
@@ -154,8 +157,8 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += enum_changes
     changes += _domains(old, new)
     changes += _sequences(old, new)
-    changes += _tables(old, new, enum_defaults)
-    return Diff(old, new, tuple(changes))
+    changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
+    return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
 
 
 def _schemas(old: Schema, new: Schema) -> list[Change]:
@@ -174,13 +177,55 @@ def _extensions(old: Schema, new: Schema) -> list[Change]:
         for k, v in _by(new.extensions, lambda e: e.name).items()
     }
     d = diff_kind(olds, news)
-    if d.altered:
-        o, n = d.altered[0]
-        raise PlanError(
-            f"extension {n.name}: moving it ({o.schema_} → {n.schema_}) or changing its version "
-            f"({o.version} → {n.version}) is not supported yet; do it by hand, then plan again"
-        )
-    return [CreateExtension(e) for e in d.added] + [DropExtension(e) for e in d.dropped]
+    altered: list[Change] = [AlterExtension(o, n) for o, n in d.altered]
+    return [CreateExtension(e) for e in d.added] + [DropExtension(e) for e in d.dropped] + altered
+
+
+def _follow_renames(old: Schema, changes: list[Change]) -> Schema:
+    """`old` with its tables as they read once enum values are renamed: defaults and expressions
+    hold the label's oid, so Postgres prints them with the new label at once (`'new'::type`)."""
+    pairs: list[tuple[str, str]] = []
+    for c in changes:
+        if isinstance(c, RenameEnumValues):
+            name = obj(c.after.schema_, c.after.name).as_string(None)
+            for b, a in c.pairs():
+                pairs.append((_enum_literal(b, name), _enum_literal(a, name)))
+    if not pairs:
+        return old
+
+    def follow(value: Any) -> Any:
+        if isinstance(value, str):
+            for b, a in pairs:
+                value = value.replace(b, a)
+            return value
+        if isinstance(value, list):
+            return [follow(v) for v in value]
+        if isinstance(value, dict):
+            return {k: follow(v) for k, v in value.items()}
+        return value
+
+    tables = [
+        Table.model_validate(follow(t.model_dump(mode="json", by_alias=True))) for t in old.tables
+    ]
+    return old.model_copy(update={"tables": tuple(tables)})
+
+
+def _reverse_hints(old: Schema, changes: list[Change]) -> Schema:
+    """`old` with the inverse rename hints, so that a plan's reverse (whose target is `old`)
+    renames the labels back rather than replacing the type."""
+    back = {
+        (c.before.schema_, c.before.name): {b: a for b, a in c.pairs()}
+        for c in changes
+        if isinstance(c, RenameEnumValues)
+    }
+    if not back:
+        return old
+    enums = [e.model_copy(update={"renamed": back.get(_qualified(e), {})}) for e in old.enums]
+    return old.model_copy(update={"enums": tuple(enums)})
+
+
+def _enum_literal(label: str, type_name: str) -> str:
+    return "'" + label.replace("'", "''") + "'::" + type_name
 
 
 def _enum_type_names(enum: Enum) -> tuple[str, str]:
@@ -228,10 +273,24 @@ def _uses_new_label(new: Schema, enum: Enum, added: list[str]) -> bool:
 
 def _enums(old: Schema, new: Schema) -> tuple[list[Change], set[tuple[str, str, str]]]:
     """The enum changes, and the columns whose default a replacement takes care of."""
-    d = diff_kind(_by(old.enums, _qualified), _by(new.enums, _qualified))
+    hints = {(e.schema_, e.name): e.renamed for e in new.enums if e.renamed}
+    news = _by((e.content() for e in new.enums), _qualified)
+    d = diff_kind(_by(old.enums, _qualified), news)
     out: list[Change] = [CreateEnum(e) for e in d.added] + [DropEnum(e) for e in d.dropped]
     owned: set[tuple[str, str, str]] = set()
     for o, n in d.altered:
+        renames = [
+            (was, now)
+            for now, was in hints.get(_qualified(n), {}).items()
+            if was in o.labels and now not in o.labels
+        ]
+        if renames:
+            mapping = dict(renames)
+            renamed = o.model_copy(update={"labels": tuple(mapping.get(x, x) for x in o.labels)})
+            out.append(RenameEnumValues(o, renamed))
+            o = renamed
+            if o == n:
+                continue
         kept = [x for x in n.labels if x in o.labels]
         added = [x for x in n.labels if x not in o.labels]
         if kept == list(o.labels) and not _uses_new_label(new, n, added):
@@ -437,8 +496,14 @@ def _table_changes(
     dropped_types = {c.type: c.name for c in cols.dropped}
     out += [AddColumn(core(n), c, rename_of=dropped_types.get(c.type)) for c in cols.added]
     out += [DropColumn(core(o), c) for c in cols.dropped]
+    kept = [i for i in o.indexes if i in n.indexes] + [
+        c for name, c in _constraints(o).items() if _constraints(n).get(name) == c
+    ]
     for co, cn in cols.altered:
         default_done = (o.schema_, o.name, co.name) in enum_defaults
+        if co.generated != cn.generated:
+            rebuilt, co = generated_changes(core(o), core(n), co, cn, kept)
+            out += rebuilt
         out += column_changes(core(n), co, cn, default_done=default_done)
 
     cd = diff_kind(_constraints(o), _constraints(n))

@@ -244,7 +244,28 @@ class Enum(Model):
     schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
     name: Name
     labels: tuple[str, ...]
+    renamed: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Plan hint, {new_label: old_label}: these labels are renamed in place (ALTER "
+        "TYPE ... RENAME VALUE) rather than one dropped and another added. Lockplane never guesses "
+        "renames; introspection never fills this, and it is not part of the schema's content "
+        "(not compared, not printed, not in the fingerprint). Once applied it has no effect.",
+    )
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _renames_name_labels(self) -> Enum:
+        for new, old in self.renamed.items():
+            if new not in self.labels:
+                raise ValueError(f"renamed: {new!r} is not a label of enum {self.qname}")
+            if old in self.labels:
+                raise ValueError(f"renamed: {old!r} is still a label of enum {self.qname}")
+        return self
+
+    def content(self) -> Enum:
+        """The enum without its rename hint: what the database holds."""
+        return self.model_copy(update={"renamed": {}}) if self.renamed else self
 
     @property
     def qname(self) -> str:

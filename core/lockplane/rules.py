@@ -124,6 +124,16 @@ RULES: tuple[Rule, ...] = (
         squawk=("ban-drop-extension",),
     ),
     Rule(
+        "LP110",
+        "extension-version-changed",
+        "IRREVERSIBLE",
+        "warning",
+        "An extension is updated to another version.",
+        "The rollback updates it back, which needs a downgrade script; most extensions ship none, "
+        "and then the shadow proof refuses the plan.",
+        "Update extensions in a plan of their own, after checking pg_extension_update_paths().",
+    ),
+    Rule(
         "LP201",
         "not-null-column-without-default",
         "DATA_DEPENDENT",
@@ -302,6 +312,22 @@ RULES: tuple[Rule, ...] = (
         squawk=("adding-not-nullable-field",),
     ),
     Rule(
+        "LP310",
+        "generated-column-rebuilt",
+        "TABLE_REWRITE",
+        "warning",
+        "A stored generated column's expression changes, or a plain column becomes generated.",
+        "The column is dropped and added back: the table is rewritten under ACCESS EXCLUSIVE, the "
+        "indexes and constraints on the column are rebuilt under the same lock, and the column "
+        "moves to the end of the table.",
+        "Add a new generated column beside the old one and switch readers over, in quiet hours.",
+        squawk=(
+            "ban-drop-column",
+            "require-concurrent-index-creation",
+            "adding-field-with-default",
+        ),
+    ),
+    Rule(
         "LP401",
         "looks-like-rename",
         "BREAKING_CHANGE",
@@ -369,11 +395,22 @@ RULES: tuple[Rule, ...] = (
         "identity-changed",
         "BREAKING_CHANGE",
         "warning",
-        "A column becomes or stops being an identity, or switches ALWAYS / BY DEFAULT.",
+        "A column becomes or stops being an identity, or switches ALWAYS / BY DEFAULT, or stops "
+        "being generated.",
         "Inserts that pass or omit the column behave differently: ALWAYS refuses explicit "
         "values, and without identity an omitted value is NULL.",
         "Change the writers first; prefer BY DEFAULT while migrating.",
-        squawk=("ban-alter-identity",),
+        squawk=("ban-alter-identity", "ban-drop-generated-expression"),
+    ),
+    Rule(
+        "LP408",
+        "enum-value-renamed",
+        "BREAKING_CHANGE",
+        "warning",
+        "An enum label is renamed in place (the target document's `renamed` hint).",
+        "Stored rows follow at once, but clients that write or compare the old label fail.",
+        "Deploy clients that accept both labels first.",
+        squawk=("renaming-object",),
     ),
     Rule(
         "LP501",

@@ -50,9 +50,12 @@ CASE_KEYS = frozenset(
         "expect_empty",
         "reversible",
         "xfail",
+        "enum_renames",
     }
 )
-"""`xfail: "<reason>"` marks a known engine bug: strict, so the fix shows up as a failing XPASS.
+"""`enum_renames: {enum: {new_label: old_label}}`: the rename hint (`Enum.renamed`) added to the
+NEW document after introspection, which never fills it; `enum` as format_type prints it.
+`xfail: "<reason>"` marks a known engine bug: strict, so the fix shows up as a failing XPASS.
 `offline_hazards`: what the `--no-online` plan raises, when it differs from the online plan's
 `hazards`; `online: false` plans and applies the case without online forms."""
 CASES_DIR = Path(__file__).parent / "cases"
