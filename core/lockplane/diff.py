@@ -53,8 +53,18 @@ from .changes.table import (
     attached,
     core,
 )
+from .changes.usertypes import (
+    AlterCompositeType,
+    CreateCompositeType,
+    CreateRangeType,
+    DropCompositeType,
+    DropRangeType,
+    RecreateRangeType,
+    SetRangeTypeComment,
+)
 from .errors import PlanError
 from .model import (
+    CompositeType,
     Domain,
     Enum,
     Extension,
@@ -156,6 +166,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     enum_changes, enum_defaults = _enums(old, new)
     changes += enum_changes
     changes += _domains(old, new)
+    changes += _user_types(old, new)
     changes += _sequences(old, new)
     changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
     return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
@@ -341,6 +352,81 @@ def _domains(old: Schema, new: Schema) -> list[Change]:
             out.append(AddDomainCheck(n, c.model_copy(update={"not_valid": True})))
             if not c.not_valid:
                 out.append(ValidateDomainCheck(n, c, users))
+    return out
+
+
+def _type_users(schema: Schema, t: Any) -> list[str]:
+    """What uses type `t` (or an array of it) in `schema`: table columns and attributes of
+    composite types, as `table.column` / `type.attribute`."""
+    names = _enum_type_names(t)
+    out = [f"{x.qname}.{c.name}" for x in schema.tables for c in x.columns if c.type in names]
+    out += [
+        f"{x.qname}.{a.name}"
+        for x in schema.composite_types
+        for a in x.attributes
+        if a.type in names
+    ]
+    return out
+
+
+def _depths(schema: Schema) -> dict[str, int]:
+    """How deeply each composite type nests other composite or range types (0: none)."""
+    by_name = {n: x for x in schema.composite_types for n in _enum_type_names(x)}
+    memo: dict[str, int] = {}
+
+    def depth(t: CompositeType, seen: frozenset[str]) -> int:
+        key = _enum_type_names(t)[0]
+        if key not in memo:
+            inner = [by_name[a.type] for a in t.attributes if a.type in by_name]
+            ranges = {n for r in schema.range_types for n in _enum_type_names(r)}
+            has_range = any(a.type in ranges for a in t.attributes)
+            memo[key] = max(
+                [1 + depth(x, seen | {key}) for x in inner if _enum_type_names(x)[0] not in seen]
+                + [1 if has_range else 0]
+            )
+        return memo[key]
+
+    return {_enum_type_names(t)[0]: depth(t, frozenset()) for t in schema.composite_types}
+
+
+def _user_types(old: Schema, new: Schema) -> list[Change]:
+    """Composite and range types. A change Postgres refuses while something uses the type
+    (ALTER ATTRIBUTE ... TYPE, any change to a range type) is refused here while it is used."""
+    out: list[Change] = []
+    d = diff_kind(_by(old.composite_types, _qualified), _by(new.composite_types, _qualified))
+    new_depth, old_depth = _depths(new), _depths(old)
+    out += [CreateCompositeType(t, new_depth[_enum_type_names(t)[0]]) for t in d.added]
+    out += [DropCompositeType(t, old_depth[_enum_type_names(t)[0]]) for t in d.dropped]
+    for o, n in d.altered:
+        olds = {a.name: a for a in o.attributes}
+        retyped = [a.name for a in n.attributes if a.name in olds and olds[a.name] != a]
+        users = _type_users(old, o)
+        if retyped and users:
+            raise PlanError(
+                f"composite type {n.qname}: attribute {retyped[0]} changes type while "
+                f"{users[0]} uses the type, which Postgres refuses; change that by hand"
+            )
+        tables = tuple(
+            dict.fromkeys(
+                obj(t.schema_, t.name).as_string(None)
+                for t in old.tables
+                if any(c.type in _enum_type_names(o) for c in t.columns)
+            )
+        )
+        out.append(AlterCompositeType(o, n, tables))
+    d = diff_kind(_by(old.range_types, _qualified), _by(new.range_types, _qualified))
+    out += [CreateRangeType(r) for r in d.added] + [DropRangeType(r) for r in d.dropped]
+    for o, n in d.altered:
+        if o.model_copy(update={"comment": n.comment}) == n:
+            out.append(SetRangeTypeComment(o, n))
+            continue
+        users = _type_users(old, o)
+        if users:
+            raise PlanError(
+                f"range type {n.qname}: it cannot be altered, and {users[0]} uses it; "
+                "drop and re-create it by hand, then plan again"
+            )
+        out.append(RecreateRangeType(o, n))
     return out
 
 

@@ -108,7 +108,7 @@ RULES: tuple[Rule, ...] = (
         "type-dropped",
         "BREAKING_CHANGE",
         "warning",
-        "An enum type or a domain is dropped.",
+        "A type (enum, domain, composite or range type) is dropped, or re-created.",
         "Functions, casts and client code that name the type fail.",
         "Drop the type in a later release, once nothing names it.",
         squawk=("ban-drop-type", "ban-drop-domain"),
