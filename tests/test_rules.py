@@ -240,6 +240,14 @@ CASES = [
         renamed=("mood", "bad", "meh"),
     ),
     Case(
+        "LP310",
+        "CREATE TABLE items (id bigint PRIMARY KEY, price numeric,"
+        " total numeric GENERATED ALWAYS AS (price * 2) STORED);",
+        "ALTER TABLE items DROP COLUMN total,"
+        " ADD COLUMN total numeric GENERATED ALWAYS AS (price * 3) STORED;",
+        "INSERT INTO items (id, price) VALUES (1, 5);",
+    ),
+    Case(
         "LP110",
         "CREATE EXTENSION citext VERSION '1.5';",
         "ALTER EXTENSION citext UPDATE TO '1.6';",
