@@ -290,11 +290,17 @@ def _enums(old: Schema, new: Schema) -> tuple[list[Change], set[tuple[str, str, 
     out: list[Change] = [CreateEnum(e) for e in d.added] + [DropEnum(e) for e in d.dropped]
     owned: set[tuple[str, str, str]] = set()
     for o, n in d.altered:
-        renames = [
-            (was, now)
-            for now, was in hints.get(_qualified(n), {}).items()
-            if was in o.labels and now not in o.labels
+        hint = hints.get(_qualified(n), {})
+        stale = [
+            (now, was) for now, was in hint.items() if was not in o.labels and now not in o.labels
         ]
+        if stale:
+            now, was = stale[0]
+            raise PlanError(
+                f"enum {n.qname}: renamed says {now!r} was {was!r}, but the database has neither "
+                "label; fix or remove the hint"
+            )
+        renames = [(was, now) for now, was in hint.items() if was in o.labels]
         if renames:
             mapping = dict(renames)
             renamed = o.model_copy(update={"labels": tuple(mapping.get(x, x) for x in o.labels)})
