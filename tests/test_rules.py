@@ -248,6 +248,11 @@ CASES = [
         "INSERT INTO items (id, price) VALUES (1, 5);",
     ),
     Case(
+        "LP409",
+        "CREATE EXTENSION citext;",
+        "CREATE SCHEMA ext; ALTER EXTENSION citext SET SCHEMA ext;",
+    ),
+    Case(
         "LP110",
         "CREATE EXTENSION citext VERSION '1.5';",
         "ALTER EXTENSION citext UPDATE TO '1.6';",

@@ -17,8 +17,8 @@ README = Path(__file__).parent.parent / "README.md"
 
 # squawk's rule names at the revision studied in ../shared/research/anchors.md, plus the ones that
 # squawk-cli 2.70 added (renaming-object, ban-drop-constraint/-type/-default/-schema/-sequence/
-# -extension/-domain, ban-alter-identity, ban-drop-generated-expression): a peer name in the
-# catalog that squawk does not have would send a reader looking for nothing.
+# -extension/-domain, ban-alter-identity, ban-drop-generated-expression, ban-set-schema): a peer
+# name in the catalog that squawk does not have would send a reader looking for nothing.
 SQUAWK_RULES = {
     "adding-field-with-default", "adding-foreign-key-constraint", "adding-not-nullable-field",
     "adding-required-field", "adding-serial-primary-key-field",
@@ -35,6 +35,7 @@ SQUAWK_RULES = {
     "require-concurrent-index-deletion", "require-concurrent-partition-detach",
     "require-concurrent-reindex", "require-enum-value-ordering", "require-lock-timeout",
     "require-statement-timeout", "transaction-nesting", "ban-drop-generated-expression",
+    "ban-set-schema",
 }  # fmt: skip
 ATLAS = re.compile(r"^(DS|MF|BC|CD|PG)\d{3}$")
 

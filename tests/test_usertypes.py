@@ -112,7 +112,7 @@ def test_extension_update_and_move() -> None:
     assert step.reverse_sql == (
         "ALTER EXTENSION citext UPDATE TO '1.5';\nALTER EXTENSION citext SET SCHEMA public"
     )
-    assert {h.rule for h in step.hazards} == {"LP110"}
+    assert {h.rule for h in step.hazards} == {"LP110", "LP409"}
 
 
 def _items(generated: str | None, **extra: Any) -> Schema:

@@ -413,6 +413,17 @@ RULES: tuple[Rule, ...] = (
         squawk=("renaming-object",),
     ),
     Rule(
+        "LP409",
+        "extension-moved",
+        "BREAKING_CHANGE",
+        "warning",
+        "An extension moves to another schema (ALTER EXTENSION ... SET SCHEMA).",
+        "Its functions, types and operators move along: code that names them schema-qualified, "
+        "or finds them through a search_path without the new schema, fails.",
+        "Put the new schema on the search_path of every role first.",
+        squawk=("ban-set-schema",),
+    ),
+    Rule(
         "LP501",
         "prefer-identity",
         "SCHEMA_DESIGN",

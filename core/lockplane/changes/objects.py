@@ -186,6 +186,14 @@ class AlterExtension(ObjectChange):
                     f"rollback needs an update path from {a.version} back to {b.version}",
                 )
             )
+        if b.schema_ != a.schema_:
+            out.append(
+                hazard(
+                    "LP409",
+                    f"The objects of extension {a.name} move from schema {b.schema_} to "
+                    f"{a.schema_}: code naming them there fails",
+                )
+            )
         return out
 
     def notes(self) -> list[str]:
