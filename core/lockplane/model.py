@@ -246,11 +246,10 @@ class Enum(Model):
     labels: tuple[str, ...]
     renamed: dict[str, str] = Field(
         default_factory=dict,
-        exclude=True,
         description="Plan hint, {new_label: old_label}: these labels are renamed in place (ALTER "
         "TYPE ... RENAME VALUE) rather than one dropped and another added. Lockplane never guesses "
         "renames; introspection never fills this, and it is not part of the schema's content "
-        "(not compared, not printed, not in the fingerprint). Once applied it has no effect.",
+        "(plans ignore it once applied, and it is not in the fingerprint).",
     )
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -466,7 +465,12 @@ class Schema(Model):
 
     def managed_dict(self) -> dict[str, Any]:
         """The part of the document that plans change: everything but `$schema` and `unmanaged`."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"json_schema_url", "unmanaged"})
+        hints = {"enums": {"__all__": {"renamed"}}}  # plan hints, not content (see Enum.renamed)
+        return self.model_dump(
+            mode="json",
+            by_alias=True,
+            exclude={"json_schema_url": True, "unmanaged": True, **hints},
+        )
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of the managed objects; equal schemas, equal fingerprints."""
