@@ -59,9 +59,12 @@ def test_range_types_are_recreated_only_while_unused() -> None:
     diffed = {**span, "subtype_diff": "float8mi"}
     (change,) = diff(doc(range_types=[span]), doc(range_types=[diffed])).changes
     assert isinstance(change, RecreateRangeType)
-    table = with_column(PEOPLE, "s", "span")
-    with pytest.raises(PlanError, match=r"range type span: it cannot be altered, and people\.s"):
-        diff(doc(range_types=[span], tables=[table]), doc(range_types=[diffed], tables=[table]))
+    for type_ in ("span", "span[]", "span_multirange"):
+        table = with_column(PEOPLE, "s", type_)
+        with pytest.raises(
+            PlanError, match=r"range type span: it cannot be altered, and people\.s"
+        ):
+            diff(doc(range_types=[span], tables=[table]), doc(range_types=[diffed], tables=[table]))
 
 
 def test_multirange_name_defaults_like_postgres() -> None:

@@ -71,10 +71,12 @@ from .model import (
     ForeignKey,
     Index,
     PrimaryKey,
+    RangeType,
     Schema,
     SequenceOwner,
     Table,
     UniqueConstraint,
+    default_multirange_name,
 )
 from .sqlnames import obj
 
@@ -365,6 +367,9 @@ def _type_users(schema: Schema, t: Any) -> list[str]:
     """What uses type `t` (or an array of it) in `schema`: table columns and attributes of
     composite types, as `table.column` / `type.attribute`."""
     names = _enum_type_names(t)
+    if isinstance(t, RangeType):  # its multirange type goes with it
+        multirange = t.multirange or default_multirange_name(t.name)
+        names += _enum_type_names(t.model_copy(update={"name": multirange}))
     out = [f"{x.qname}.{c.name}" for x in schema.tables for c in x.columns if c.type in names]
     out += [
         f"{x.qname}.{a.name}"
