@@ -54,6 +54,16 @@ def test_composite_types_nest_inner_first_and_drop_outer_first() -> None:
     ]
 
 
+def test_a_composite_type_of_a_range_type_comes_after_it() -> None:
+    span = {"name": "zspan", "subtype": "double precision"}
+    pair = {"name": "apair", "attributes": [{"name": "s", "type": "zspan"}]}
+    plan = make_plan(doc(), doc(range_types=[span], composite_types=[pair]))
+    assert [s.sql.split(" AS ")[0] for s in plan.steps] == [
+        "CREATE TYPE zspan",
+        "CREATE TYPE apair",
+    ]
+
+
 def test_range_types_are_recreated_only_while_unused() -> None:
     span = {"name": "span", "subtype": "double precision"}
     diffed = {**span, "subtype_diff": "float8mi"}

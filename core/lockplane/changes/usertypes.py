@@ -218,6 +218,9 @@ class CreateRangeType(ObjectChange):
     def subject(self) -> Any:
         return self.after
 
+    def key(self) -> tuple[str, ...]:  # with the composite types of depth 0, before deeper ones
+        return ("000", self.after.schema_, self.after.name)
+
     def statements(self) -> list[sql.Composable]:
         out = [_range_sql(self.after)]
         if self.after.comment is not None:
