@@ -100,9 +100,9 @@ def test_unknown_key_suggests_the_near_miss() -> None:
 
 
 def test_unknown_key_without_near_miss_lists_the_allowed_keys() -> None:
-    text = json.dumps({"tables": [], "views": []})
+    text = json.dumps({"tables": [], "triggers": []})
     [line] = problems(text)
-    assert line.startswith("desired.json: views: unknown property; expected one of: $schema,")
+    assert line.startswith("desired.json: triggers: unknown property; expected one of: $schema,")
 
 
 def test_duplicate_column() -> None:

@@ -43,6 +43,7 @@ class Case:
     online: bool = True  # which plan raises it: blocking rules come from --no-online plans
     avoided: tuple[str, ...] = ()  # rules the online plan must not raise (then it is applied)
     name: str = ""
+    renamed: tuple[str, str, str] | None = None  # (enum, new label, old label): Enum.renamed hint
     grants: bool = False  # introspect table privileges too (they are opt-in)
 
     @property
@@ -291,6 +292,31 @@ CASES = [
         "",
         "CREATE FUNCTION me() RETURNS text LANGUAGE sql SECURITY DEFINER RETURN current_user;",
     ),
+    Case(
+        "LP414",
+        MOOD,
+        "ALTER TYPE mood RENAME VALUE 'meh' TO 'bad';",
+        "INSERT INTO users VALUES (1, 'a@x', 1, 'meh');",
+        renamed=("mood", "bad", "meh"),
+    ),
+    Case(
+        "LP310",
+        "CREATE TABLE items (id bigint PRIMARY KEY, price numeric,"
+        " total numeric GENERATED ALWAYS AS (price * 2) STORED);",
+        "ALTER TABLE items DROP COLUMN total,"
+        " ADD COLUMN total numeric GENERATED ALWAYS AS (price * 3) STORED;",
+        "INSERT INTO items (id, price) VALUES (1, 5);",
+    ),
+    Case(
+        "LP409",
+        "CREATE EXTENSION citext;",
+        "CREATE SCHEMA ext; ALTER EXTENSION citext SET SCHEMA ext;",
+    ),
+    Case(
+        "LP111",
+        "CREATE EXTENSION citext VERSION '1.5';",
+        "ALTER EXTENSION citext UPDATE TO '1.6';",
+    ),
 ]
 
 
@@ -340,6 +366,11 @@ def shadow(fresh_db: Callable[[], str]) -> str:
 def test_rule(case: Case, fresh_db: Callable[[], str], shadow: str) -> None:
     db = fresh_db()
     before, after = _schemas(db, case)
+    if case.renamed is not None:
+        name, now, was = case.renamed
+        enums = [e.model_copy(update={"renamed": {now: was}}) if e.name == name else e
+                 for e in after.enums]  # fmt: skip
+        after = after.model_copy(update={"enums": tuple(enums)})
     plan = make_plan(before, after, online=case.online)
     rule_hazards = [h for s in plan.steps for h in s.hazards if h.rule == case.code]
     assert rule_hazards, f"{case.code} not raised; got {sorted(_rules(plan))}"

@@ -17,10 +17,9 @@ README = Path(__file__).parent.parent / "README.md"
 
 # squawk's rule names at the revision studied in ../shared/research/anchors.md, plus the ones that
 # squawk-cli 2.70 added (renaming-object, ban-drop-constraint/-type/-default/-schema/-sequence/
-# -extension/-domain/-view, ban-alter-identity): a peer name in the catalog that squawk does not have would
-# send a reader looking for nothing.
-# -extension/-domain/-function, ban-alter-identity): a peer name in the catalog that squawk does
-# not have would send a reader looking for nothing.
+# -extension/-domain/-view/-function, ban-alter-identity, ban-drop-generated-expression,
+# ban-set-schema): a peer name in the catalog that squawk does not have would send a reader
+# looking for nothing.
 SQUAWK_RULES = {
     "adding-field-with-default", "adding-foreign-key-constraint", "adding-not-nullable-field",
     "adding-required-field", "adding-serial-primary-key-field",
@@ -37,7 +36,8 @@ SQUAWK_RULES = {
     "renaming-table", "require-concurrent-index-creation",
     "require-concurrent-index-deletion", "require-concurrent-partition-detach",
     "require-concurrent-reindex", "require-enum-value-ordering", "require-lock-timeout",
-    "require-statement-timeout", "transaction-nesting",
+    "require-statement-timeout", "transaction-nesting", "ban-drop-generated-expression",
+    "ban-set-schema",
 }  # fmt: skip
 ATLAS = re.compile(r"^(DS|MF|BC|CD|PG)\d{3}$")
 

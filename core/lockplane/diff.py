@@ -27,9 +27,11 @@ from .changes.domains import (
     ValidateDomainCheck,
 )
 from .changes.functions import CreateFunction, DropFunction, ReplaceFunction, replaceable
+from .changes.generated import generated_changes
 from .changes.grants import ChangePrivileges, SetTableOwner
 from .changes.objects import (
     AddEnumValues,
+    AlterExtension,
     AlterSequence,
     CreateEnum,
     CreateExtension,
@@ -40,6 +42,7 @@ from .changes.objects import (
     DropSchema,
     DropSequence,
     EnumColumn,
+    RenameEnumValues,
     ReplaceEnum,
     SetSequenceOwner,
     SetTableComment,
@@ -61,6 +64,15 @@ from .changes.table import (
     core,
 )
 from .changes.triggers import CreateTrigger, DropTrigger, ReplaceTrigger
+from .changes.usertypes import (
+    AlterCompositeType,
+    CreateCompositeType,
+    CreateRangeType,
+    DropCompositeType,
+    DropRangeType,
+    RecreateRangeType,
+    SetRangeTypeComment,
+)
 from .changes.views import (
     CreateView,
     DropView,
@@ -74,6 +86,7 @@ from .deps import Graph, Node
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
+    CompositeType,
     Domain,
     Enum,
     Extension,
@@ -83,11 +96,13 @@ from .model import (
     Index,
     Policy,
     PrimaryKey,
+    RangeType,
     Schema,
     SequenceOwner,
     Table,
     UniqueConstraint,
     View,
+    default_multirange_name,
     qualified,
 )
 from .sqlnames import needs_quotes, obj
@@ -180,12 +195,13 @@ def diff(old: Schema, new: Schema) -> Diff:
     enum_changes, enum_defaults = _enums(old, new)
     changes += enum_changes
     changes += _domains(old, new)
+    changes += _user_types(old, new)
     changes += _sequences(old, new)
-    changes += _tables(old, new, enum_defaults)
+    changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
     changes += _views(old, new, changes)
     changes += _access(old, new)
     changes += _functions_and_triggers(old, new)
-    return Diff(old, new, tuple(changes))
+    return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
 
 
 def _schemas(old: Schema, new: Schema) -> list[Change]:
@@ -204,13 +220,55 @@ def _extensions(old: Schema, new: Schema) -> list[Change]:
         for k, v in _by(new.extensions, lambda e: e.name).items()
     }
     d = diff_kind(olds, news)
-    if d.altered:
-        o, n = d.altered[0]
-        raise PlanError(
-            f"extension {n.name}: moving it ({o.schema_} → {n.schema_}) or changing its version "
-            f"({o.version} → {n.version}) is not supported yet; do it by hand, then plan again"
-        )
-    return [CreateExtension(e) for e in d.added] + [DropExtension(e) for e in d.dropped]
+    altered: list[Change] = [AlterExtension(o, n) for o, n in d.altered]
+    return [CreateExtension(e) for e in d.added] + [DropExtension(e) for e in d.dropped] + altered
+
+
+def _follow_renames(old: Schema, changes: list[Change]) -> Schema:
+    """`old` with its tables as they read once enum values are renamed: defaults and expressions
+    hold the label's oid, so Postgres prints them with the new label at once (`'new'::type`)."""
+    pairs: list[tuple[str, str]] = []
+    for c in changes:
+        if isinstance(c, RenameEnumValues):
+            name = obj(c.after.schema_, c.after.name).as_string(None)
+            for b, a in c.pairs():
+                pairs.append((_enum_literal(b, name), _enum_literal(a, name)))
+    if not pairs:
+        return old
+
+    def follow(value: Any) -> Any:
+        if isinstance(value, str):
+            for b, a in pairs:
+                value = value.replace(b, a)
+            return value
+        if isinstance(value, list):
+            return [follow(v) for v in value]
+        if isinstance(value, dict):
+            return {k: follow(v) for k, v in value.items()}
+        return value
+
+    tables = [
+        Table.model_validate(follow(t.model_dump(mode="json", by_alias=True))) for t in old.tables
+    ]
+    return old.model_copy(update={"tables": tuple(tables)})
+
+
+def _reverse_hints(old: Schema, changes: list[Change]) -> Schema:
+    """`old` with the inverse rename hints, so that a plan's reverse (whose target is `old`)
+    renames the labels back rather than replacing the type."""
+    back = {
+        (c.before.schema_, c.before.name): {b: a for b, a in c.pairs()}
+        for c in changes
+        if isinstance(c, RenameEnumValues)
+    }
+    if not back:
+        return old
+    enums = [e.model_copy(update={"renamed": back.get(_qualified(e), {})}) for e in old.enums]
+    return old.model_copy(update={"enums": tuple(enums)})
+
+
+def _enum_literal(label: str, type_name: str) -> str:
+    return "'" + label.replace("'", "''") + "'::" + type_name
 
 
 def _enum_type_names(enum: Enum) -> tuple[str, str]:
@@ -258,10 +316,30 @@ def _uses_new_label(new: Schema, enum: Enum, added: list[str]) -> bool:
 
 def _enums(old: Schema, new: Schema) -> tuple[list[Change], set[tuple[str, str, str]]]:
     """The enum changes, and the columns whose default a replacement takes care of."""
-    d = diff_kind(_by(old.enums, _qualified), _by(new.enums, _qualified))
+    hints = {(e.schema_, e.name): e.renamed for e in new.enums if e.renamed}
+    news = _by((e.content() for e in new.enums), _qualified)
+    d = diff_kind(_by(old.enums, _qualified), news)
     out: list[Change] = [CreateEnum(e) for e in d.added] + [DropEnum(e) for e in d.dropped]
     owned: set[tuple[str, str, str]] = set()
     for o, n in d.altered:
+        hint = hints.get(_qualified(n), {})
+        stale = [
+            (now, was) for now, was in hint.items() if was not in o.labels and now not in o.labels
+        ]
+        if stale:
+            now, was = stale[0]
+            raise PlanError(
+                f"enum {n.qname}: renamed says {now!r} was {was!r}, but the database has neither "
+                "label; fix or remove the hint"
+            )
+        renames = [(was, now) for now, was in hint.items() if was in o.labels]
+        if renames:
+            mapping = dict(renames)
+            renamed = o.model_copy(update={"labels": tuple(mapping.get(x, x) for x in o.labels)})
+            out.append(RenameEnumValues(o, renamed))
+            o = renamed
+            if o == n:
+                continue
         kept = [x for x in n.labels if x in o.labels]
         added = [x for x in n.labels if x not in o.labels]
         if kept == list(o.labels) and not _uses_new_label(new, n, added):
@@ -312,6 +390,84 @@ def _domains(old: Schema, new: Schema) -> list[Change]:
             out.append(AddDomainCheck(n, c.model_copy(update={"not_valid": True})))
             if not c.not_valid:
                 out.append(ValidateDomainCheck(n, c, users))
+    return out
+
+
+def _type_users(schema: Schema, t: Any) -> list[str]:
+    """What uses type `t` (or an array of it) in `schema`: table columns and attributes of
+    composite types, as `table.column` / `type.attribute`."""
+    names = _enum_type_names(t)
+    if isinstance(t, RangeType):  # its multirange type goes with it
+        multirange = t.multirange or default_multirange_name(t.name)
+        names += _enum_type_names(t.model_copy(update={"name": multirange}))
+    out = [f"{x.qname}.{c.name}" for x in schema.tables for c in x.columns if c.type in names]
+    out += [
+        f"{x.qname}.{a.name}"
+        for x in schema.composite_types
+        for a in x.attributes
+        if a.type in names
+    ]
+    return out
+
+
+def _depths(schema: Schema) -> dict[str, int]:
+    """How deeply each composite type nests other composite or range types (0: none)."""
+    by_name = {n: x for x in schema.composite_types for n in _enum_type_names(x)}
+    memo: dict[str, int] = {}
+
+    def depth(t: CompositeType, seen: frozenset[str]) -> int:
+        key = _enum_type_names(t)[0]
+        if key not in memo:
+            inner = [by_name[a.type] for a in t.attributes if a.type in by_name]
+            ranges = {n for r in schema.range_types for n in _enum_type_names(r)}
+            has_range = any(a.type in ranges for a in t.attributes)
+            memo[key] = max(
+                [1 + depth(x, seen | {key}) for x in inner if _enum_type_names(x)[0] not in seen]
+                + [1 if has_range else 0]
+            )
+        return memo[key]
+
+    return {_enum_type_names(t)[0]: depth(t, frozenset()) for t in schema.composite_types}
+
+
+def _user_types(old: Schema, new: Schema) -> list[Change]:
+    """Composite and range types. A change Postgres refuses while something uses the type
+    (ALTER ATTRIBUTE ... TYPE, any change to a range type) is refused here while it is used."""
+    out: list[Change] = []
+    d = diff_kind(_by(old.composite_types, _qualified), _by(new.composite_types, _qualified))
+    new_depth, old_depth = _depths(new), _depths(old)
+    out += [CreateCompositeType(t, new_depth[_enum_type_names(t)[0]]) for t in d.added]
+    out += [DropCompositeType(t, old_depth[_enum_type_names(t)[0]]) for t in d.dropped]
+    for o, n in d.altered:
+        olds = {a.name: a for a in o.attributes}
+        retyped = [a.name for a in n.attributes if a.name in olds and olds[a.name] != a]
+        users = _type_users(old, o)
+        if retyped and users:
+            raise PlanError(
+                f"composite type {n.qname}: attribute {retyped[0]} changes type while "
+                f"{users[0]} uses the type, which Postgres refuses; change that by hand"
+            )
+        tables = tuple(
+            dict.fromkeys(
+                obj(t.schema_, t.name).as_string(None)
+                for t in old.tables
+                if any(c.type in _enum_type_names(o) for c in t.columns)
+            )
+        )
+        out.append(AlterCompositeType(o, n, tables))
+    d = diff_kind(_by(old.range_types, _qualified), _by(new.range_types, _qualified))
+    out += [CreateRangeType(r) for r in d.added] + [DropRangeType(r) for r in d.dropped]
+    for o, n in d.altered:
+        if o.model_copy(update={"comment": n.comment}) == n:
+            out.append(SetRangeTypeComment(o, n))
+            continue
+        users = _type_users(old, o)
+        if users:
+            raise PlanError(
+                f"range type {n.qname}: it cannot be altered, and {users[0]} uses it; "
+                "drop and re-create it by hand, then plan again"
+            )
+        out.append(RecreateRangeType(o, n))
     return out
 
 
@@ -467,8 +623,14 @@ def _table_changes(
     dropped_types = {c.type: c.name for c in cols.dropped}
     out += [AddColumn(core(n), c, rename_of=dropped_types.get(c.type)) for c in cols.added]
     out += [DropColumn(core(o), c) for c in cols.dropped]
+    kept = [i for i in o.indexes if i in n.indexes] + [
+        c for name, c in _constraints(o).items() if _constraints(n).get(name) == c
+    ]
     for co, cn in cols.altered:
         default_done = (o.schema_, o.name, co.name) in enum_defaults
+        if co.generated != cn.generated:
+            rebuilt, co = generated_changes(core(o), core(n), co, cn, kept)
+            out += rebuilt
         out += column_changes(core(n), co, cn, default_done=default_done)
 
     cd = diff_kind(_constraints(o), _constraints(n))

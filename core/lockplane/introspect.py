@@ -50,6 +50,8 @@ KINDS = (
     "extensions",
     "enums",
     "domains",
+    "composite_types",
+    "range_types",
     "sequences",
     "tables",
     "columns",
@@ -184,6 +186,8 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
                 for schema, name, labels in rows["enums"]
             ],
             "domains": [_domain(row) for row in rows["domains"]],
+            "composite_types": [_composite(row) for row in rows["composite_types"]],
+            "range_types": [_range(row) for row in rows["range_types"]],
             "sequences": sequences,
             "tables": list(tables.values()),
             "views": list(views.values()),
@@ -319,6 +323,25 @@ def _add_triggers(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
                 "comment": comment,
             }
         )
+
+
+def _composite(row: Row) -> dict[str, Any]:
+    schema, name, names, types, collations, comment = row
+    return {
+        "schema": schema,
+        "name": name,
+        "attributes": [
+            {"name": n, "type": t, "collation": c}
+            for n, t, c in zip(names, types, collations, strict=True)
+        ],
+        "comment": comment,
+    }
+
+
+def _range(row: Row) -> dict[str, Any]:
+    keys = ("schema", "name", "subtype", "subtype_opclass", "collation", "canonical")
+    keys += ("subtype_diff", "multirange", "comment")
+    return dict(zip(keys, row, strict=True))
 
 
 def _unmanaged(row: Row) -> dict[str, Any]:

@@ -356,7 +356,27 @@ class Enum(Model):
     schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
     name: Name
     labels: tuple[str, ...]
+    renamed: dict[str, str] = Field(
+        default_factory=dict,
+        description="Plan hint, {new_label: old_label}: these labels are renamed in place (ALTER "
+        "TYPE ... RENAME VALUE) rather than one dropped and another added. Lockplane never guesses "
+        "renames; introspection never fills this, and it is not part of the schema's content "
+        "(plans ignore it once applied, and it is not in the fingerprint).",
+    )
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _renames_name_labels(self) -> Enum:
+        for new, old in self.renamed.items():
+            if new not in self.labels:
+                raise ValueError(f"renamed: {new!r} is not a label of enum {self.qname}")
+            if old in self.labels:
+                raise ValueError(f"renamed: {old!r} is still a label of enum {self.qname}")
+        return self
+
+    def content(self) -> Enum:
+        """The enum without its rename hint: what the database holds."""
+        return self.model_copy(update={"renamed": {}}) if self.renamed else self
 
     @property
     def qname(self) -> str:
@@ -506,6 +526,73 @@ class Function(Model):
         return f"{qualified(self.schema_, self.name)}({self.identity})"
 
 
+class CompositeAttribute(Model):
+    name: Name
+    type: str = Field(description="Type exactly as format_type() prints it.")
+    collation: str | None = Field(None, description="Only when it differs from the type's default.")
+
+
+class CompositeType(Model):
+    """A composite type (CREATE TYPE ... AS (...)); attributes keep their declared order."""
+
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    attributes: tuple[CompositeAttribute, ...] = ()
+    comment: str | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _unique_attributes(self) -> CompositeType:
+        names = [a.name for a in self.attributes]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None:
+            raise ValueError(f"attribute {dup!r} of type {self.qname} appears twice")
+        return self
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema_, self.name)
+
+
+def default_multirange_name(range_name: str) -> str:
+    """The multirange type name Postgres 14+ picks: the first 'range' becomes 'multirange',
+    else '_multirange' is appended (truncated to 63 bytes like any name)."""
+    at = range_name.find("range")
+    if at >= 0:
+        name = range_name[:at] + "multirange" + range_name[at + len("range") :]
+    else:
+        name = range_name + "_multirange"
+    return name.encode()[:63].decode(errors="ignore")
+
+
+class RangeType(Model):
+    """A range type (CREATE TYPE ... AS RANGE); Postgres also creates its multirange type and the
+    constructor functions of both, which belong to it and are not objects of their own here."""
+
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    subtype: str = Field(description="Subtype exactly as format_type() prints it.")
+    subtype_opclass: str | None = Field(None, description="None: the subtype's default btree one.")
+    collation: str | None = Field(None, description="None: the subtype's default collation.")
+    canonical: str | None = Field(None, description="Canonical function, as regproc prints it.")
+    subtype_diff: str | None = Field(None, description="Subtype difference function (regproc).")
+    multirange: str | None = Field(
+        None, description="Multirange type name; None: the one Postgres derives from the name."
+    )
+    comment: str | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _canonical_multirange(self) -> RangeType:
+        if self.multirange == default_multirange_name(self.name):
+            object.__setattr__(self, "multirange", None)
+        return self
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema_, self.name)
+
+
 class SequenceOwner(Model):
     table: Name
     column: Name
@@ -560,6 +647,8 @@ class Schema(Model):
     extensions: tuple[Extension, ...] = ()
     enums: tuple[Enum, ...] = ()
     domains: tuple[Domain, ...] = ()
+    composite_types: tuple[CompositeType, ...] = ()
+    range_types: tuple[RangeType, ...] = ()
     sequences: tuple[Sequence, ...] = ()
     tables: tuple[Table, ...] = ()
     functions: tuple[Function, ...] = Field((), description="Functions and procedures.")
@@ -577,11 +666,13 @@ class Schema(Model):
             object.__setattr__(self, "sequences", self.sequences + implied)
         used = {t.schema_ for t in self.tables} | {e.schema_ for e in self.enums}
         used |= {d.schema_ for d in self.domains} | {f.schema_ for f in self.functions}
+        used |= {x.schema_ for x in (*self.composite_types, *self.range_types)}
         used |= {s.schema_ for s in self.sequences} | {x.schema_ for x in self.extensions}
         used |= {v.schema_ for v in self.views}
         names = sorted((set(self.schemas) | used) - {DEFAULT_SCHEMA})
         object.__setattr__(self, "schemas", tuple(names))
-        for attr in ("extensions", "enums", "domains", "sequences", "tables", "views"):
+        kinds = ("extensions", "enums", "domains", "composite_types", "range_types")
+        for attr in (*kinds, "sequences", "tables", "views"):
             items = getattr(self, attr)
             ordered = tuple(sorted(items, key=lambda o: (o.schema_, o.name)))
             keys = [(o.schema_, o.name) for o in ordered]
@@ -613,7 +704,12 @@ class Schema(Model):
 
     def managed_dict(self) -> dict[str, Any]:
         """The part of the document that plans change: everything but `$schema` and `unmanaged`."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"json_schema_url", "unmanaged"})
+        hints = {"enums": {"__all__": {"renamed"}}}  # plan hints, not content (see Enum.renamed)
+        return self.model_dump(
+            mode="json",
+            by_alias=True,
+            exclude={"json_schema_url": True, "unmanaged": True, **hints},
+        )
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of the managed objects; equal schemas, equal fingerprints."""

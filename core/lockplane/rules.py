@@ -108,7 +108,8 @@ RULES: tuple[Rule, ...] = (
         "type-dropped",
         "BREAKING_CHANGE",
         "warning",
-        "An enum type, a domain or a function is dropped (or a function's signature changes).",
+        "A type (enum, domain, composite or range type) or a function is dropped, or re-created "
+        "(a range type changed, a function's signature changed).",
         "Functions, casts and client code that name the type or call the function fail.",
         "Drop it in a later release, once nothing names it.",
         squawk=("ban-drop-type", "ban-drop-domain", "ban-drop-function"),
@@ -133,6 +134,16 @@ RULES: tuple[Rule, ...] = (
         "materialized view's rows are recomputed by the rollback.",
         "Drop the view in a later release, once nothing selects from it.",
         squawk=("ban-drop-view",),
+    ),
+    Rule(
+        "LP111",
+        "extension-version-changed",
+        "IRREVERSIBLE",
+        "warning",
+        "An extension is updated to another version.",
+        "The rollback updates it back, which needs a downgrade script; most extensions ship none, "
+        "and then the shadow proof refuses the plan.",
+        "Update extensions in a plan of their own, after checking pg_extension_update_paths().",
     ),
     Rule(
         "LP201",
@@ -313,6 +324,22 @@ RULES: tuple[Rule, ...] = (
         squawk=("adding-not-nullable-field",),
     ),
     Rule(
+        "LP310",
+        "generated-column-rebuilt",
+        "TABLE_REWRITE",
+        "warning",
+        "A stored generated column's expression changes, or a plain column becomes generated.",
+        "The column is dropped and added back: the table is rewritten under ACCESS EXCLUSIVE, the "
+        "indexes and constraints on the column are rebuilt under the same lock, and the column "
+        "moves to the end of the table.",
+        "Add a new generated column beside the old one and switch readers over, in quiet hours.",
+        squawk=(
+            "ban-drop-column",
+            "require-concurrent-index-creation",
+            "adding-field-with-default",
+        ),
+    ),
+    Rule(
         "LP401",
         "looks-like-rename",
         "BREAKING_CHANGE",
@@ -380,11 +407,12 @@ RULES: tuple[Rule, ...] = (
         "identity-changed",
         "BREAKING_CHANGE",
         "warning",
-        "A column becomes or stops being an identity, or switches ALWAYS / BY DEFAULT.",
+        "A column becomes or stops being an identity, or switches ALWAYS / BY DEFAULT, or stops "
+        "being generated.",
         "Inserts that pass or omit the column behave differently: ALWAYS refuses explicit "
         "values, and without identity an omitted value is NULL.",
         "Change the writers first; prefer BY DEFAULT while migrating.",
-        squawk=("ban-alter-identity",),
+        squawk=("ban-alter-identity", "ban-drop-generated-expression"),
     ),
     Rule(
         "LP408",
@@ -396,6 +424,17 @@ RULES: tuple[Rule, ...] = (
         "DROP holds ACCESS EXCLUSIVE on it until the plan commits, while its query runs again to "
         "refill it: its readers wait for the whole recomputation.",
         "Create the new materialized view under another name, switch readers, drop the old one.",
+    ),
+    Rule(
+        "LP409",
+        "extension-moved",
+        "BREAKING_CHANGE",
+        "warning",
+        "An extension moves to another schema (ALTER EXTENSION ... SET SCHEMA).",
+        "Its functions, types and operators move along: code that names them schema-qualified, "
+        "or finds them through a search_path without the new schema, fails.",
+        "Put the new schema on the search_path of every role first.",
+        squawk=("ban-set-schema",),
     ),
     Rule(
         "LP410",
@@ -439,6 +478,16 @@ RULES: tuple[Rule, ...] = (
         "Writes to the table stop running it: whatever it maintained (audit rows, derived "
         "columns, checks) silently stops.",
         "Make sure nothing relies on the trigger first; the rollback recreates or re-enables it.",
+    ),
+    Rule(
+        "LP414",
+        "enum-value-renamed",
+        "BREAKING_CHANGE",
+        "warning",
+        "An enum label is renamed in place (the target document's `renamed` hint).",
+        "Stored rows follow at once, but clients that write or compare the old label fail.",
+        "Deploy clients that accept both labels first.",
+        squawk=("renaming-object",),
     ),
     Rule(
         "LP501",

@@ -20,6 +20,9 @@ CREATE EXTENSION IF NOT EXISTS citext;
 CREATE SCHEMA app;
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE SEQUENCE invoice_no START 1000 INCREMENT 5 CACHE 3;
+CREATE TYPE point2 AS (x integer, label text COLLATE "POSIX");
+COMMENT ON TYPE point2 IS 'a labelled point';
+CREATE TYPE span AS RANGE (subtype = float8, subtype_diff = float8mi);
 CREATE TABLE app.teams (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name citext UNIQUE);
 CREATE TABLE users (
     id serial PRIMARY KEY,
@@ -64,6 +67,11 @@ ONE_DETAIL = [
     ("index ordering", "DESC NULLS LAST", "DESC NULLS FIRST"),
     ("index include", "INCLUDE (email)", "INCLUDE (nick)"),
     ("sequence increment", "INCREMENT 5", "INCREMENT 6"),
+    ("composite attribute type", "(x integer,", "(x bigint,"),
+    ("composite attribute collation", 'label text COLLATE "POSIX"', "label text"),
+    ("composite comment", "'a labelled point'", "'a point'"),
+    ("range subtype_diff", ", subtype_diff = float8mi", ""),
+    ("range multirange name", "float8mi);", "float8mi, multirange_type_name = spans);"),
     ("sequence cache", "CACHE 3", "CACHE 4"),
     (
         "column order",

@@ -120,16 +120,10 @@ WHERE p.prokind IN ('a', 'w')  -- functions.sql reads functions and procedures
   WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i')
 )
 UNION ALL
-SELECT CASE t.typtype
-         WHEN 'c' THEN 'composite type' WHEN 'r' THEN 'range type'
-         ELSE 'base type'
-       END,
-       s.nspname, t.typname, NULL
+SELECT 'base type', s.nspname, t.typname, NULL
 FROM pg_type t
 JOIN scoped_ns s ON s.oid = t.typnamespace
-LEFT JOIN pg_class tr ON tr.oid = t.typrelid
-WHERE (t.typtype = 'r' OR (t.typtype = 'c' AND tr.relkind = 'c')
-       OR (t.typtype = 'b' AND t.typcategory <> 'A'))
+WHERE t.typtype = 'b' AND t.typcategory <> 'A'
   AND NOT EXISTS (
     SELECT FROM ext_member e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid
   )

@@ -304,11 +304,8 @@ def column_changes(
 ) -> list[Change]:
     """The alterations that turn `before` into `after` (column order is not something Postgres
     can change, and is ignored). `default_done`: an enum replacement already sets the default."""
-    if before.generated != after.generated:
-        raise PlanError(
-            f"column {table.qname}.{after.name}: changing whether or how a column is generated "
-            "is not supported yet; drop the column in one plan and add it back in the next"
-        )
+    if before.generated != after.generated:  # diff.py's generated_changes handles these first
+        raise PlanError(f"column {table.qname}.{after.name}: its generation changes")
     out: list[Change] = []
     if before.identity is not None and after.identity is None:
         out.append(DropIdentity(table, before, after))

@@ -128,6 +128,84 @@ class DropExtension(ObjectChange):
         return ["Without CASCADE: the drop fails if anything still uses the extension"]
 
 
+@dataclass(frozen=True)
+class AlterExtension(ObjectChange):
+    """A version update (ALTER EXTENSION ... UPDATE TO) or a move (SET SCHEMA), or both.
+
+    Whether an update path exists, either way, is only known to the server: the shadow proof
+    rehearses this step and its reverse, so a missing downgrade script stops the plan there."""
+
+    before: Extension
+    after: Extension
+    phase = Phase.ALTER_EXTENSION
+    sign = "~"
+    kind = "extension"
+
+    @property
+    def subject(self) -> Any:
+        return self.after
+
+    def statements(self) -> list[sql.Composable]:
+        b, a = self.before, self.after
+        out: list[sql.Composable] = []
+        if b.version != a.version and a.version is not None:
+            out.append(
+                sql.SQL("ALTER EXTENSION {} UPDATE TO {}").format(
+                    Ident(a.name), sql.Literal(a.version)
+                )
+            )
+        if b.schema_ != a.schema_:
+            out.append(
+                sql.SQL("ALTER EXTENSION {} SET SCHEMA {}").format(Ident(a.name), Ident(a.schema_))
+            )
+        return out
+
+    def reverse(self) -> Change:
+        return AlterExtension(self.after, self.before)
+
+    def description(self) -> str:
+        return f"Alter extension {self.after.name} ({self.detail()})"
+
+    def detail(self) -> str:
+        b, a = self.before, self.after
+        parts = []
+        if b.version != a.version:
+            parts.append(f"version {b.version} → {a.version}")
+        if b.schema_ != a.schema_:
+            parts.append(f"schema {b.schema_} → {a.schema_}")
+        return ", ".join(parts)
+
+    def hazards(self) -> list[Hazard]:
+        b, a = self.before, self.after
+        out: list[Hazard] = []
+        if b.version != a.version:
+            out.append(
+                hazard(
+                    "LP111",
+                    f"Extension {a.name} is updated from {b.version} to {a.version}; the "
+                    f"rollback needs an update path from {a.version} back to {b.version}",
+                )
+            )
+        if b.schema_ != a.schema_:
+            out.append(
+                hazard(
+                    "LP409",
+                    f"The objects of extension {a.name} move from schema {b.schema_} to "
+                    f"{a.schema_}: code naming them there fails",
+                )
+            )
+        return out
+
+    def notes(self) -> list[str]:
+        out = ["The extension's scripts change its own objects; no table is rewritten here"]
+        if self.before.schema_ != self.after.schema_:
+            out.append(
+                f"Its objects move to schema {self.after.schema_}: Postgres refuses the move if "
+                "the extension is not relocatable"
+            )
+        return out
+
+
 def _labels(labels: tuple[str, ...]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Literal(label) for label in labels)
 
@@ -260,6 +338,61 @@ class AddEnumValues(ObjectChange):
 
     def notes(self) -> list[str]:
         return ["Adding enum values changes no stored data"]
+
+
+@dataclass(frozen=True)
+class RenameEnumValues(ObjectChange):
+    """Labels renamed in place (ALTER TYPE ... RENAME VALUE): stored values follow, since they
+    are stored by the label's oid. Only when the target document says so (`Enum.renamed`).
+
+    It runs before the other changes of enums, so labels added or removed in the same plan see
+    the new names, and the rollback renames back last."""
+
+    before: Enum
+    after: Enum
+    phase = Phase.RENAME_ENUM_VALUE
+    sign = "~"
+    kind = "enum"
+
+    @property
+    def subject(self) -> Any:
+        return self.after
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return [
+            (b, a) for b, a in zip(self.before.labels, self.after.labels, strict=True) if b != a
+        ]
+
+    def statements(self) -> list[sql.Composable]:
+        name = obj(self.after.schema_, self.after.name)
+        return [
+            sql.SQL("ALTER TYPE {} RENAME VALUE {} TO {}").format(
+                name, sql.Literal(b), sql.Literal(a)
+            )
+            for b, a in self.pairs()
+        ]
+
+    def reverse(self) -> Change:
+        return RenameEnumValues(self.after, self.before)
+
+    def description(self) -> str:
+        renames = ", ".join(f"{b} → {a}" for b, a in self.pairs())
+        return f"Rename values of enum {self.after.qname}: {renames}"
+
+    def detail(self) -> str:
+        return "renamed " + ", ".join(f"{b} → {a}" for b, a in self.pairs())
+
+    def hazards(self) -> list[Hazard]:
+        return [
+            hazard(
+                "LP414",
+                f"Clients that write or compare label {b!r} of {self.after.qname} must use {a!r}",
+            )
+            for b, a in self.pairs()
+        ]
+
+    def notes(self) -> list[str]:
+        return ["Renaming an enum value changes no stored row: rows refer to the label's oid"]
 
 
 @dataclass(frozen=True)
