@@ -113,13 +113,16 @@ def fetch(conn: psycopg.Connection) -> dict[str, list[Row]]:
 def assemble(rows: dict[str, list[Row]]) -> Schema:
     """Build the document from the raw rows of each catalog query (shapes: the .sql files)."""
     tables: dict[int, dict[str, Any]] = {}
-    for oid, schema, name, comment, unlogged in rows["tables"]:
+    for oid, schema, name, comment, unlogged, partition_by, partition_of, bound in rows["tables"]:
         tables[oid] = {
             "schema": schema,
             "name": name,
             "columns": [],
             "comment": comment,
             "unlogged": unlogged,
+            "partition_by": partition_by,
+            "partition_of": partition_of,
+            "partition_bound": bound,
         }
     unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
     columns = _add_columns(tables, rows["columns"])
@@ -130,7 +133,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
         sequence, identity_of = _sequence(row)
         if identity_of is None:
             sequences.append(sequence)
-        elif identity_of in columns:  # else the table is unmanaged (e.g. partitioned)
+        elif identity_of in columns:  # a partitioned table's too: partitions share it
             options = _identity_options(sequence)
             if options:
                 columns[identity_of]["identity_options"] = options
