@@ -462,9 +462,17 @@ def _check_partitions(tables: tuple[Table, ...]) -> None:
             raise ValueError(
                 f"table {t.qname!r} is a partition of {parent.qname!r}, which has no partition_by"
             )
-        defaults = [p for p in tables if p.partition_of == t.partition_of]
-        if t.partition_bound == "DEFAULT" and sum(p.partition_bound == "DEFAULT" for p in defaults) > 1:
-            raise ValueError(f"table {parent.qname!r} has more than one DEFAULT partition")
+        seen = {t.qname}
+        up: Table | None = parent
+        while up is not None and up.partition_of is not None:
+            if up.qname in seen:
+                raise ValueError(f"table {t.qname!r}: partition_of goes round in a circle")
+            seen.add(up.qname)
+            up = by_name.get(up.partition_of)
+    defaults = [t.partition_of for t in tables if t.partition_bound == "DEFAULT"]
+    twice = next((p for p, n in itertools.pairwise(sorted(defaults)) if p == n), None)
+    if twice is not None:
+        raise ValueError(f"table {twice!r} has more than one DEFAULT partition")
 
 
 _NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .changes.base import Change
 from .changes.online import online_forms
+from .changes.partitions import cover_partitions
 from .diff import Diff, diff
 from .model import Schema
 from .plan import Plan
@@ -36,7 +37,9 @@ def plan_from_diff(d: Diff, *, online: bool = True) -> Plan:
     return Plan(
         source_fingerprint=d.old.fingerprint(),
         target_fingerprint=d.new.fingerprint(),
-        steps=tuple(c.to_step() for c in planned_changes(d, online=online)),
+        steps=tuple(
+            cover_partitions(c.to_step(), d.old, d.new) for c in planned_changes(d, online=online)
+        ),
         source=d.old,
         target=d.new,
     )

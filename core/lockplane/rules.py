@@ -302,6 +302,19 @@ RULES: tuple[Rule, ...] = (
         squawk=("adding-not-nullable-field",),
     ),
     Rule(
+        "LP310",
+        "partition-lock-blocks",
+        "BLOCKING_LOCK",
+        "warning",
+        "A partition is created on, attached to or detached from an existing partitioned table "
+        "under a lock that blocks it, or with a scan (of the attached table or the default "
+        "partition) under ACCESS EXCLUSIVE.",
+        "Queries on the partitioned table wait for the lock; a scan holds it for as long as it "
+        "reads.",
+        "Online: DETACH PARTITION CONCURRENTLY when there is no default partition; attach tables "
+        "that already hold a validated CHECK matching the bound (the scan is then skipped).",
+    ),
+    Rule(
         "LP401",
         "looks-like-rename",
         "BREAKING_CHANGE",

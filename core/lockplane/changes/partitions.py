@@ -1,0 +1,476 @@
+"""Partitions appearing, disappearing, and moving in and out of their partitioned table.
+
+A partitioned table itself is created by `CreateTable` (its key is part of CREATE TABLE); here
+are its partitions. A partition is created after its parent (CREATE_PARTITION, sub-partitions
+after the partition they belong to) and dropped before it; a bound that changes is a detach and an
+attach. Changes to the parent (columns, constraints, indexes) recurse to the partitions in
+Postgres, so each of them locks the partitions too: `cover_partitions` adds them to the steps.
+
+Locks (PostgreSQL docs, CREATE TABLE and ALTER TABLE): CREATE TABLE ... PARTITION OF and a plain
+DETACH PARTITION take ACCESS EXCLUSIVE on the parent; ATTACH PARTITION takes SHARE UPDATE
+EXCLUSIVE on the parent and ACCESS EXCLUSIVE on the attached table and on the default partition,
+both of which it scans; DETACH PARTITION CONCURRENTLY takes SHARE UPDATE EXCLUSIVE, runs outside
+a transaction, and is refused when the parent has a default partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from ..errors import PlanError
+from ..model import Schema, Table
+from ..plan import Hazard, LockMode, Step
+from .base import Change, ObjectChange, Phase, data_loss, hazard
+from .ddl import constraint_def, table_name
+from .table import _comments
+
+
+def _names(*tables: Table | None) -> tuple[str, ...]:
+    return tuple(table_name(t).as_string(None) for t in tables if t is not None)
+
+
+def _partition_by(t: Table) -> sql.Composable:
+    return (
+        sql.SQL(" PARTITION BY {}").format(sql.SQL(t.partition_by))
+        if t.partition_by
+        else sql.SQL("")
+    )
+
+
+@dataclass(frozen=True)
+class CreatePartition(ObjectChange):
+    """CREATE TABLE x PARTITION OF p (own constraints) FOR VALUES ... [PARTITION BY ...].
+
+    `parent_new`: the parent is created by this plan (nothing existing is locked). `default`: the
+    parent's existing default partition, which Postgres scans for rows that belong here."""
+
+    after: Table
+    parent: Table
+    depth: int = 1
+    parent_new: bool = False
+    default: Table | None = None
+    phase = Phase.CREATE_PARTITION
+    sign = "+"
+    kind = "partition"
+
+    @property
+    def subject(self) -> Any:
+        return self.after
+
+    def key(self) -> tuple[str, ...]:
+        return (f"{self.depth:02d}", self.after.schema_, self.after.name)
+
+    def statements(self) -> list[sql.Composable]:
+        t = self.after
+        constraints = [t.primary_key, *t.unique_constraints, *t.check_constraints]
+        items = [constraint_def(c) for c in constraints if c is not None]
+        own = sql.SQL(" ({})").format(sql.SQL(", ").join(items)) if items else sql.SQL("")
+        create = sql.SQL("CREATE TABLE {} PARTITION OF {}{} {}{}").format(
+            table_name(t),
+            table_name(self.parent),
+            own,
+            sql.SQL(t.partition_bound or ""),
+            _partition_by(t),
+        )
+        return [create, *_comments(t)]
+
+    def reverse(self) -> Change:
+        return DropPartition(self.after, self.parent, self.depth, parent_new=self.parent_new)
+
+    def description(self) -> str:
+        return f"Create partition {self.after.qname} of {self.parent.qname}"
+
+    def lock(self) -> LockMode | None:
+        return None if self.parent_new else "ACCESS EXCLUSIVE"
+
+    def tables(self) -> tuple[str, ...]:
+        return () if self.parent_new else _names(self.parent, self.default)
+
+    def hazards(self) -> list[Hazard]:
+        if self.parent_new:
+            return []
+        out = [
+            hazard(
+                "LP310",
+                f"CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on "
+                f"{self.parent.qname}: its queries wait",
+            )
+        ]
+        if self.default is not None:
+            out.append(
+                hazard(
+                    "LP310",
+                    f"The default partition {self.default.qname} is scanned for rows of the new "
+                    "partition under ACCESS EXCLUSIVE (creation fails if it holds any)",
+                )
+            )
+        return out
+
+    def notes(self) -> list[str]:
+        return [f"Table {self.parent.qname} is created by this plan: the partition is instant"]
+
+
+@dataclass(frozen=True)
+class DropPartition(ObjectChange):
+    """DROP TABLE of a partition: before its parent's drop (sub-partitions first), so the
+    rollback creates the parent before its partitions."""
+
+    before: Table
+    parent: Table
+    depth: int = 1
+    parent_new: bool = False
+    phase = Phase.DROP_TABLE
+    sign = "-"
+    kind = "partition"
+
+    @property
+    def subject(self) -> Any:
+        return self.before
+
+    def key(self) -> tuple[str, ...]:
+        return ("", f"{99 - self.depth:02d}", self.before.schema_, self.before.name)
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("DROP TABLE {}").format(table_name(self.before))]
+
+    def reverse(self) -> Change:
+        return CreatePartition(self.before, self.parent, self.depth, parent_new=self.parent_new)
+
+    def description(self) -> str:
+        return f"Drop partition {self.before.qname} of {self.parent.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def tables(self) -> tuple[str, ...]:
+        return _names(self.before) if self.parent_new else _names(self.before, self.parent)
+
+    def hazards(self) -> list[Hazard]:
+        return data_loss("LP102", f"partition {self.before.qname}")
+
+
+@dataclass(frozen=True)
+class AttachPartition(Change):
+    """ALTER TABLE p ATTACH PARTITION x FOR VALUES ...: x is scanned (unless a validated CHECK
+    implies the bound) under ACCESS EXCLUSIVE, and so is the default partition."""
+
+    table: Table  # the partition as the target document has it
+    parent: Table
+    default: Table | None = None
+    phase = Phase.ATTACH_PARTITION
+    sign = "~"
+    kind = "partition"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name)
+
+    @property
+    def target(self) -> str:
+        return self.table.qname
+
+    def detail(self) -> str:
+        return f"attached to {self.parent.qname} {self.table.partition_bound}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+                table_name(self.parent),
+                table_name(self.table),
+                sql.SQL(self.table.partition_bound or ""),
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return DetachPartition(self.table, self.parent, default=self.default)
+
+    def description(self) -> str:
+        return (
+            f"Attach {self.table.qname} to {self.parent.qname} as partition "
+            f"{self.table.partition_bound}"
+        )
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def tables(self) -> tuple[str, ...]:
+        return _names(self.parent, self.table, self.default)
+
+    def hazards(self) -> list[Hazard]:
+        out = [
+            hazard(
+                "LP310",
+                f"ATTACH PARTITION scans {self.table.qname} under ACCESS EXCLUSIVE to check its "
+                "rows fit the bound (it fails if one does not)",
+            )
+        ]
+        if self.default is not None:
+            out.append(
+                hazard(
+                    "LP310",
+                    f"The default partition {self.default.qname} is scanned under ACCESS "
+                    "EXCLUSIVE for rows of the attached bound",
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class DetachPartition(Change):
+    """ALTER TABLE p DETACH PARTITION x: ACCESS EXCLUSIVE on the parent, no scan."""
+
+    table: Table  # the partition as the source document has it
+    parent: Table
+    default: Table | None = None
+    phase = Phase.DETACH_PARTITION
+    sign = "~"
+    kind = "partition"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name)
+
+    @property
+    def target(self) -> str:
+        return self.table.qname
+
+    def detail(self) -> str:
+        return f"detached from {self.parent.qname}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                table_name(self.parent), table_name(self.table)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return AttachPartition(self.table, self.parent, default=self.default)
+
+    def description(self) -> str:
+        return f"Detach partition {self.table.qname} from {self.parent.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def tables(self) -> tuple[str, ...]:
+        return _names(self.parent, self.table, self.default)
+
+    def hazards(self) -> list[Hazard]:
+        why = (
+            "it has a default partition, so CONCURRENTLY is not allowed"
+            if self.default is not None
+            else "online plans detach CONCURRENTLY instead"
+        )
+        return [
+            hazard(
+                "LP310",
+                f"DETACH PARTITION takes an ACCESS EXCLUSIVE lock on {self.parent.qname} ({why})",
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class DetachPartitionConcurrently(DetachPartition):
+    """DETACH PARTITION ... CONCURRENTLY: SHARE UPDATE EXCLUSIVE, in two transactions of its
+    own (so outside any). Its inverse runs alone too, as a plain ATTACH."""
+
+    transactional = False
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {} CONCURRENTLY").format(
+                table_name(self.parent), table_name(self.table)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return AttachPartitionAlone(self.table, self.parent, default=self.default)
+
+    def lock(self) -> LockMode | None:
+        return "SHARE UPDATE EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        return []
+
+    def notes(self) -> list[str]:
+        return [
+            "CONCURRENTLY: queries on the partitioned table continue (SHARE UPDATE EXCLUSIVE); "
+            "if it is interrupted, finish it with DETACH PARTITION ... FINALIZE"
+        ]
+
+
+@dataclass(frozen=True)
+class AttachPartitionAlone(AttachPartition):
+    """The inverse of a concurrent detach: the same ATTACH, run alone in autocommit."""
+
+    transactional = False
+
+    def reverse(self) -> Change:
+        return DetachPartitionConcurrently(self.table, self.parent, default=self.default)
+
+
+def online_detach(change: DetachPartition) -> list[Change]:
+    """The online form of a detach: CONCURRENTLY, unless the parent has a default partition."""
+    if type(change) is not DetachPartition or change.default is not None:
+        return [change]
+    return [DetachPartitionConcurrently(change.table, change.parent)]
+
+
+def partition_changes(old: Schema, new: Schema, o: Table | None, n: Table | None) -> list[Change]:
+    """Create, drop, attach or detach `o`/`n` (the same table in the old and new document, None
+    where it is absent) as their partition fields say; [] when these do not change."""
+    out: list[Change] = []
+    if o is not None and o.partition_of is not None:
+        o_parent = old.parent(o)
+        assert o_parent is not None  # Schema validation: a partition's parent is in the document
+        moved = n is None or (n.partition_of, n.partition_bound) != (
+            o.partition_of,
+            o.partition_bound,
+        )
+        if n is None:
+            out.append(DropPartition(o, o_parent, old.partition_depth(o)))
+        elif moved:
+            out.append(DetachPartition(o, o_parent, default=default_partition(old, o_parent, o)))
+    if n is not None and n.partition_of is not None:
+        n_parent = new.parent(n)
+        assert n_parent is not None
+        parent_new = old.table(n_parent.schema_, n_parent.name) is None
+        if o is None:
+            default = None if parent_new else default_partition(old, n_parent, n)
+            out.append(
+                CreatePartition(
+                    n, n_parent, new.partition_depth(n), parent_new=parent_new, default=default
+                )
+            )
+        elif (o.partition_of, o.partition_bound) != (n.partition_of, n.partition_bound):
+            out.append(AttachPartition(n, n_parent, default=default_partition(old, n_parent, n)))
+    return out
+
+
+def default_partition(schema: Schema, parent: Table, besides: Table) -> Table | None:
+    """The default partition of `parent` in `schema`, other than `besides` itself."""
+    return next(
+        (
+            t
+            for t in schema.tables
+            if t.partition_of == parent.qname
+            and t.partition_bound == "DEFAULT"
+            and (t.schema_, t.name) != (besides.schema_, besides.name)
+        ),
+        None,
+    )
+
+
+def _partitions_of(schemas: tuple[Schema, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every partition (at any depth) of the tables named, as SQL names them."""
+    out: list[str] = []
+    for schema in schemas:
+        by_sql = {table_name(t).as_string(None): t for t in schema.tables}
+        todo = [by_sql[n] for n in names if n in by_sql and by_sql[n].partition_by is not None]
+        while todo:
+            parent = todo.pop()
+            for t in schema.tables:
+                if t.partition_of == parent.qname:
+                    out.append(table_name(t).as_string(None))
+                    if t.partition_by is not None:
+                        todo.append(t)
+    return tuple(out)
+
+
+def cover_partitions(step: Step, old: Schema, new: Schema) -> Step:
+    """A step on a partitioned table locks its partitions as well (ALTER TABLE, CREATE INDEX and
+    the like recurse): list them, so blocker checks and the shadow proof know."""
+    extra = _partitions_of((old, new), step.tables)
+    extra_reverse = _partitions_of((old, new), step.reverse_tables)
+    if not extra and not extra_reverse:
+        return step
+    return step.model_copy(
+        update={
+            "tables": tuple(dict.fromkeys(step.tables + extra)),
+            "reverse_tables": tuple(dict.fromkeys(step.reverse_tables + extra_reverse)),
+        }
+    )
+
+
+def _nameless(item: Any) -> Any:
+    return item.model_copy(update={"name": ""})
+
+
+def compared(old: Schema, new: Schema, o: Table, n: Table) -> tuple[Table, Table]:
+    """The two forms of a table whose own columns, constraints and indexes the diff compares.
+
+    A partition lists only what is its own. Attached, a plain table's columns become its new
+    parent's, and its keys and indexes that match the parent's (by definition, whatever their
+    name) are absorbed by them; detached, a partition keeps copies of its parent's columns, keys,
+    checks and indexes, which the target document must list (by definition; the names Postgres
+    gave them cannot be known here, so they are taken from the target document)."""
+    if o.partition_by != n.partition_by:
+        raise PlanError(
+            f"table {n.qname}: changing its partitioning ({o.partition_by or 'none'} → "
+            f"{n.partition_by or 'none'}) needs a copy of its data into a new table; do it by "
+            "hand, then plan again"
+        )
+    o_parent, n_parent = old.parent(o), new.parent(n)
+    if o_parent is None and n_parent is not None:
+        inherited = new.effective_columns(n)
+        if [(c.name, c.type) for c in o.columns] != [(c.name, c.type) for c in inherited]:
+            raise PlanError(
+                f"table {n.qname} cannot be attached to {n_parent.qname}: its columns (names, "
+                "types and order) must be the partitioned table's"
+            )
+        return _without_inherited(o, n_parent), n
+    if o_parent is not None and n_parent is None:
+        released = _inherited_copies(o, o_parent, n)
+        return released.model_copy(update={"columns": old.effective_columns(o)}), n
+    return o, n
+
+
+def _without_inherited(t: Table, parent: Table) -> Table:
+    pk = t.primary_key
+    if (
+        pk is not None
+        and parent.primary_key is not None
+        and pk.columns == parent.primary_key.columns
+    ):
+        pk = None
+    parents = {
+        "unique_constraints": {_nameless(x) for x in parent.unique_constraints},
+        "foreign_keys": {_nameless(x) for x in parent.foreign_keys},
+        "indexes": {_nameless(x) for x in parent.indexes},
+    }
+    update: dict[str, Any] = {
+        attr: tuple(x for x in getattr(t, attr) if _nameless(x) not in names)
+        for attr, names in parents.items()
+    }
+    update["check_constraints"] = tuple(
+        c for c in t.check_constraints if c not in parent.check_constraints
+    )
+    return t.model_copy(update={**update, "columns": (), "primary_key": pk})
+
+
+def _inherited_copies(t: Table, parent: Table, target: Table) -> Table:
+    """`t` (a partition) with the copies of its parent's keys, checks and indexes that it keeps
+    when detached, named as `target` names them."""
+    update: dict[str, Any] = {}
+    if parent.primary_key is not None and t.primary_key is None:
+        update["primary_key"] = parent.primary_key.model_copy(
+            update={"name": f"{t.name}_pkey"[:63]}
+        )
+    for attr in ("unique_constraints", "foreign_keys", "indexes", "check_constraints"):
+        items = list(getattr(t, attr))
+        for item in getattr(parent, attr):
+            named = next(
+                (x for x in getattr(target, attr) if _nameless(x) == _nameless(item)), None
+            )
+            if named is None and attr == "check_constraints":
+                named = item
+            if named is None:
+                raise PlanError(
+                    f"partition {t.qname} keeps a copy of {item.name} of {parent.qname} when it "
+                    "is detached: list it in the target document (under the name Postgres gave it)"
+                )
+            items.append(named)
+        update[attr] = tuple(items)
+    return t.model_copy(update=update)
