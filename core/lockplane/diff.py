@@ -41,7 +41,7 @@ from .changes.objects import (
     SetSequenceOwner,
     SetTableComment,
 )
-from .changes.partitions import compared, partition_changes
+from .changes.partitions import compared, partition_changes, plain_foreign_keys
 from .changes.table import (
     AddColumn,
     CreateTable,
@@ -394,7 +394,7 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
         for fk in t.foreign_keys:
             if (fk.referenced_schema, fk.referenced_table) in rekeyed:
                 out += [DropConstraint(t, fk, incidental=True), AddConstraint(t, fk)]
-    return _link_foreign_keys(out, old)
+    return plain_foreign_keys(_link_foreign_keys(out, old), new)
 
 
 def _link_foreign_keys(changes: list[Change], old: Schema) -> list[Change]:

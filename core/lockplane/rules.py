@@ -313,6 +313,19 @@ RULES: tuple[Rule, ...] = (
         "reads.",
         "Online: DETACH PARTITION CONCURRENTLY when there is no default partition; attach tables "
         "that already hold a validated CHECK matching the bound (the scan is then skipped).",
+        squawk=("require-concurrent-partition-detach",),
+    ),
+    Rule(
+        "LP311",
+        "detach-concurrently-waits",
+        "BLOCKING_LOCK",
+        "info",
+        "A partition is detached CONCURRENTLY (the online form of a detach).",
+        "It waits for every transaction using the partitioned table, runs outside a transaction "
+        "and cannot simply be run again: interrupted, it leaves the partition pending detach.",
+        "Run it when long transactions are not expected; finish an interrupted one with "
+        "DETACH PARTITION ... FINALIZE.",
+        squawk=("prefer-robust-stmts",),
     ),
     Rule(
         "LP401",

@@ -319,6 +319,8 @@ def table_contents(url: str) -> dict[str, tuple[int, str | None]]:
     """Row count and an md5 of every user table's rows (sorted by their text form).
 
     Used to prove that a failed apply left the data exactly as it was, not just the schema.
+    Each table counts its own rows only (FROM ONLY): a partition's rows are its own, not its
+    parent's too, so dropping or detaching one partition changes no other table's count.
     """
     out: dict[str, tuple[int, str | None]] = {}
     with connect(url) as conn, conn.cursor() as cur:
@@ -329,7 +331,7 @@ def table_contents(url: str) -> dict[str, tuple[int, str | None]]:
         )
         for schema, name, key in cur.fetchall():
             query = sql.SQL(
-                "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM {} t"
+                "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM ONLY {} t"
             ).format(sql.Identifier(schema, name))
             cur.execute(query)
             count, digest = cur.fetchone()  # type: ignore[misc]

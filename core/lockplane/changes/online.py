@@ -43,7 +43,7 @@ from .column import AlterColumnType, SetNullable
 from .constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex, kind_of
 from .ddl import deferrable, index_def, table_name
 from .objects import ReplaceEnum
-from .partitions import DetachPartition, online_detach
+from .partitions import AddForeignKeyToPartitioned, DetachPartition, online_detach
 from .table import DropColumn
 
 MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: Postgres silently truncates longer names
@@ -518,6 +518,8 @@ def _constraint_forms(change: AddConstraint) -> list[Change]:
 def _forms(change: Change, ctx: _Context) -> list[Change]:
     if isinstance(change, DetachPartition):
         return online_detach(change)
+    if isinstance(change, AddForeignKeyToPartitioned):
+        return [change]
     if getattr(getattr(change, "table", None), "partition_by", None) is not None:
         # Postgres refuses CONCURRENTLY on a partitioned table and NOT VALID foreign keys on one
         # (before 18): its indexes and constraints are built in one step, under the blocking

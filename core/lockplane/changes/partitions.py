@@ -15,15 +15,18 @@ a transaction, and is refused when the parent has a default partition.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
 
 from ..errors import PlanError
-from ..model import Schema, Table
+from ..model import ForeignKey, Schema, Table
 from ..plan import Hazard, LockMode, Step
+from ..sqlnames import Ident
 from .base import Change, ObjectChange, Phase, data_loss, hazard
+from .constraint import AddConstraint
 from .ddl import constraint_def, table_name
 from .table import _comments
 
@@ -116,7 +119,8 @@ class CreatePartition(ObjectChange):
 @dataclass(frozen=True)
 class DropPartition(ObjectChange):
     """DROP TABLE of a partition: before its parent's drop (sub-partitions first), so the
-    rollback creates the parent before its partitions."""
+    rollback creates the parent before its partitions. `parent_new`: the plan drops the parent
+    too, so the rollback creates this partition on a parent it has just created."""
 
     before: Table
     parent: Table
@@ -146,7 +150,7 @@ class DropPartition(ObjectChange):
         return "ACCESS EXCLUSIVE"
 
     def tables(self) -> tuple[str, ...]:
-        return _names(self.before) if self.parent_new else _names(self.before, self.parent)
+        return _names(self.before, self.parent)
 
     def hazards(self) -> list[Hazard]:
         return data_loss("LP102", f"partition {self.before.qname}")
@@ -292,13 +296,17 @@ class DetachPartitionConcurrently(DetachPartition):
         return "SHARE UPDATE EXCLUSIVE"
 
     def hazards(self) -> list[Hazard]:
-        return []
+        return [
+            hazard(
+                "LP311",
+                f"DETACH PARTITION {self.table.qname} CONCURRENTLY waits for every transaction "
+                f"using {self.parent.qname}; if it is interrupted, run ALTER TABLE "
+                f"{self.parent.qname} DETACH PARTITION {self.table.qname} FINALIZE",
+            )
+        ]
 
     def notes(self) -> list[str]:
-        return [
-            "CONCURRENTLY: queries on the partitioned table continue (SHARE UPDATE EXCLUSIVE); "
-            "if it is interrupted, finish it with DETACH PARTITION ... FINALIZE"
-        ]
+        return ["CONCURRENTLY: queries on the partitioned table continue (SHARE UPDATE EXCLUSIVE)"]
 
 
 @dataclass(frozen=True)
@@ -311,11 +319,91 @@ class AttachPartitionAlone(AttachPartition):
         return DetachPartitionConcurrently(self.table, self.parent, default=self.default)
 
 
+@dataclass(frozen=True)
+class DropDetachCheck(Change):
+    """DETACH ... CONCURRENTLY leaves a CHECK copying the partition constraint on the detached
+    table, named as Postgres names an unnamed check (see `detach_check_name`); it goes. Its
+    inverse runs nothing: the rollback's ATTACH does not need it back."""
+
+    table: Table
+    name: str
+    phase = Phase.DETACH_PARTITION
+    sign = "-"
+    kind = "check constraint"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.table.schema_, self.table.name, self.name)
+
+    @property
+    def target(self) -> str:
+        return f"{self.name} on {self.table.qname}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                table_name(self.table), Ident(self.name)
+            )
+        ]
+
+    def reverse(self) -> Change:
+        return KeepDetachCheck(self.table, self.name)
+
+    def description(self) -> str:
+        return f"Drop the check {self.name} that DETACH CONCURRENTLY added to {self.table.qname}"
+
+    def lock(self) -> LockMode | None:
+        return "ACCESS EXCLUSIVE"
+
+    def notes(self) -> list[str]:
+        return ["A catalog-only change on the table just detached: no scan"]
+
+
+@dataclass(frozen=True)
+class KeepDetachCheck(DropDetachCheck):
+    """The inverse of `DropDetachCheck`: a step that runs nothing (a comment)."""
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("-- nothing to undo: the check DETACH CONCURRENTLY added is not needed")]
+
+    def reverse(self) -> Change:
+        return DropDetachCheck(self.table, self.name)
+
+    def description(self) -> str:
+        return f"Nothing to undo for the check {self.name} on {self.table.qname}"
+
+    def lock(self) -> LockMode | None:
+        return None
+
+    def notes(self) -> list[str]:
+        return ["Runs nothing"]
+
+
+_BARE = re.compile(r"^(?:RANGE|LIST|HASH) \(([a-z_][a-z0-9_$]*)\)$")
+
+
+def detach_check_name(partition: Table, parent: Table) -> str | None:
+    """The name Postgres gives the check DETACH CONCURRENTLY adds (an unnamed check over one
+    column: `<table>_<column>_check`), when the key is one plain column and the name fits
+    without truncation; None otherwise (the detach then stays plain)."""
+    m = _BARE.match(parent.partition_by or "")
+    if m is None:
+        return None
+    name = f"{partition.name}_{m.group(1)}_check"
+    taken = {c.name for c in partition.check_constraints}
+    return name if len(name.encode()) <= 63 and name not in taken else None
+
+
 def online_detach(change: DetachPartition) -> list[Change]:
-    """The online form of a detach: CONCURRENTLY, unless the parent has a default partition."""
-    if type(change) is not DetachPartition or change.default is not None:
+    """The online form of a detach: CONCURRENTLY, then the check it leaves dropped; plain when
+    the parent has a default partition (Postgres refuses CONCURRENTLY then), or when the name of
+    that check cannot be known (see `detach_check_name`)."""
+    name = detach_check_name(change.table, change.parent)
+    if type(change) is not DetachPartition or change.default is not None or name is None:
         return [change]
-    return [DetachPartitionConcurrently(change.table, change.parent)]
+    return [
+        DetachPartitionConcurrently(change.table, change.parent),
+        DropDetachCheck(change.table, name),
+    ]
 
 
 def partition_changes(old: Schema, new: Schema, o: Table | None, n: Table | None) -> list[Change]:
@@ -330,7 +418,10 @@ def partition_changes(old: Schema, new: Schema, o: Table | None, n: Table | None
             o.partition_bound,
         )
         if n is None:
-            out.append(DropPartition(o, o_parent, old.partition_depth(o)))
+            parent_dropped = new.table(o_parent.schema_, o_parent.name) is None
+            out.append(
+                DropPartition(o, o_parent, old.partition_depth(o), parent_new=parent_dropped)
+            )
         elif moved:
             out.append(DetachPartition(o, o_parent, default=default_partition(old, o_parent, o)))
     if n is not None and n.partition_of is not None:
@@ -474,3 +565,24 @@ def _inherited_copies(t: Table, parent: Table, target: Table) -> Table:
             items.append(named)
         update[attr] = tuple(items)
     return t.model_copy(update=update)
+
+
+@dataclass(frozen=True)
+class AddForeignKeyToPartitioned(AddConstraint):
+    """A foreign key referencing a partitioned table, added in one step: with NOT VALID +
+    VALIDATE, Postgres (15) leaves the constraints it clones for each referenced partition
+    NOT VALID."""
+
+
+def plain_foreign_keys(changes: list[Change], new: Schema) -> list[Change]:
+    """Mark the foreign keys added to existing tables that reference a partitioned table, so
+    the online rewrite leaves them in one step."""
+    partitioned = {(t.schema_, t.name) for t in new.tables if t.partition_by is not None}
+    return [
+        AddForeignKeyToPartitioned(c.table, c.after, c.new_table, c.referenced_new)
+        if type(c) is AddConstraint
+        and isinstance(c.after, ForeignKey)
+        and (c.after.referenced_schema, c.after.referenced_table) in partitioned
+        else c
+        for c in changes
+    ]
