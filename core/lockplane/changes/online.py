@@ -43,7 +43,14 @@ from .column import AlterColumnType, SetNullable
 from .constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex, kind_of
 from .ddl import deferrable, index_def, table_name
 from .objects import ReplaceEnum
-from .partitions import AddForeignKeyToPartitioned, DetachPartition, online_detach
+from .partitions import (
+    AddForeignKeyToPartitioned,
+    AttachPartition,
+    AttachPartitionChecked,
+    DetachPartition,
+    bound_check,
+    online_detach,
+)
 from .table import DropColumn
 
 MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: Postgres silently truncates longer names
@@ -515,9 +522,29 @@ def _constraint_forms(change: AddConstraint) -> list[Change]:
     return [CreateIndexConcurrently(t, index, constraint=c), AttachConstraint(t, c)]
 
 
+def _attach_forms(change: AttachPartition) -> list[Change]:
+    """ATTACH PARTITION without its scan under ACCESS EXCLUSIVE: a CHECK copying the bound is
+    added NOT VALID and validated (SHARE UPDATE EXCLUSIVE), the attach then proves the rows fit
+    from it, and the check, redundant with the partition constraint, goes."""
+    expression = bound_check(change.table, change.parent)
+    if expression is None:
+        return [change]
+    t = change.table
+    check = CheckConstraint(name=temp_name(f"{t.name}_bound", "lp_attach"), expression=expression)
+    loose = check.model_copy(update={"not_valid": True})
+    return [
+        AddConstraint(t, loose),
+        ValidateConstraint(t, check),
+        AttachPartitionChecked(t, change.parent, default=change.default),
+        DropConstraint(t, loose, incidental=True),
+    ]
+
+
 def _forms(change: Change, ctx: _Context) -> list[Change]:
     if isinstance(change, DetachPartition):
         return online_detach(change)
+    if type(change) is AttachPartition:
+        return _attach_forms(change)
     if isinstance(change, AddForeignKeyToPartitioned):
         return [change]
     if getattr(getattr(change, "table", None), "partition_by", None) is not None:

@@ -24,7 +24,7 @@ from psycopg import sql
 from ..errors import PlanError
 from ..model import ForeignKey, Schema, Table
 from ..plan import Hazard, LockMode, Step
-from ..sqlnames import Ident
+from ..sqlnames import Ident, col
 from .base import Change, ObjectChange, Phase, data_loss, hazard
 from .constraint import AddConstraint
 from .ddl import constraint_def, table_name
@@ -391,6 +391,44 @@ def detach_check_name(partition: Table, parent: Table) -> str | None:
     name = f"{partition.name}_{m.group(1)}_check"
     taken = {c.name for c in partition.check_constraints}
     return name if len(name.encode()) <= 63 and name not in taken else None
+
+
+_RANGE = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$")
+_LIST = re.compile(r"^FOR VALUES IN \((.+)\)$")
+
+
+def bound_check(table: Table, parent: Table) -> str | None:
+    """A CHECK expression equal to the partition constraint of `table`'s bound, from which
+    ATTACH PARTITION can prove the rows fit without scanning them: for a key of one plain column
+    and a RANGE bound or a LIST bound without NULL; None otherwise (the attach then scans)."""
+    key = _BARE.match(parent.partition_by or "")
+    bound = table.partition_bound or ""
+    if key is None:
+        return None
+    column = col(key.group(1)).as_string(None)
+    if (m := _RANGE.match(bound)) is not None:
+        parts = [f"{column} IS NOT NULL"]
+        low, high = m.groups()
+        if low != "MINVALUE":
+            parts.append(f"{column} >= {low}")
+        if high != "MAXVALUE":
+            parts.append(f"{column} < {high}")
+        return " AND ".join(parts)
+    if (m := _LIST.match(bound)) is not None and not re.search(r"\bNULL\b", m.group(1)):
+        return f"{column} IS NOT NULL AND {column} = ANY (ARRAY[{m.group(1)}])"
+    return None
+
+
+@dataclass(frozen=True)
+class AttachPartitionChecked(AttachPartition):
+    """ATTACH once a validated CHECK implies the bound: Postgres skips the scan of the table;
+    only the default partition, if any, is still scanned."""
+
+    def hazards(self) -> list[Hazard]:
+        return [h for h in super().hazards() if "default partition" in h.message]
+
+    def notes(self) -> list[str]:
+        return ["A validated CHECK matching the bound lets ATTACH PARTITION skip the scan"]
 
 
 def online_detach(change: DetachPartition) -> list[Change]:
