@@ -138,3 +138,38 @@ def test_a_changed_bound_is_a_detach_and_an_attach() -> None:
         f"ALTER TABLE events ATTACH PARTITION p {Y2025}",
     ]
     assert {h.rule for s in plan.steps for h in s.hazards} == {"LP310"}
+
+
+@pytest.mark.parametrize(
+    ("key", "bound", "expected"),
+    [
+        ("RANGE (at)", Y2024, "at IS NOT NULL AND at >= '2024-01-01' AND at < '2025-01-01'"),
+        ("RANGE (at)", "FOR VALUES FROM (MINVALUE) TO ('2025-01-01')",
+         "at IS NOT NULL AND at < '2025-01-01'"),
+        ("LIST (at)", "FOR VALUES IN ('2024-01-01', '2024-01-02')",
+         "at IS NOT NULL AND at = ANY (ARRAY['2024-01-01', '2024-01-02'])"),
+        ("LIST (at)", "FOR VALUES IN (NULL, '2024-01-02')", None),
+        ("HASH (at)", "FOR VALUES WITH (modulus 2, remainder 0)", None),
+        ("RANGE (at, id)", "FOR VALUES FROM ('2024-01-01', 1) TO ('2025-01-01', 1)", None),
+        ("RANGE (at)", "DEFAULT", None),
+    ],
+    ids=["range", "minvalue", "list", "list-null", "hash", "two-columns", "default"],
+)  # fmt: skip
+def test_bound_check(key: str, bound: str, expected: str | None) -> None:
+    """The CHECK that lets ATTACH skip its scan, where one can be written from the bound."""
+    from lockplane.changes.partitions import bound_check
+
+    parent = EVENTS.model_copy(update={"partition_by": key})
+    assert bound_check(part("p", bound), parent) == expected
+
+
+def test_attach_online_adds_validates_attaches_and_drops_a_check() -> None:
+    plain = Table(name="p", columns=COLUMNS)
+    plan = make_plan(Schema(tables=[EVENTS, plain]), Schema(tables=[EVENTS, part("p", Y2024)]))
+    assert [s.sql.split(" CHECK ")[0] for s in plan.steps] == [
+        "ALTER TABLE p ADD CONSTRAINT p_bound_lp_attach_95a4f127",
+        "ALTER TABLE p VALIDATE CONSTRAINT p_bound_lp_attach_95a4f127",
+        f"ALTER TABLE events ATTACH PARTITION p {Y2024}",
+        "ALTER TABLE p DROP CONSTRAINT p_bound_lp_attach_95a4f127",
+    ]
+    assert [[h.rule for h in s.hazards] for s in plan.steps] == [[], ["LP204"], [], []]
