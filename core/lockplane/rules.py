@@ -311,8 +311,8 @@ RULES: tuple[Rule, ...] = (
         "partition) under ACCESS EXCLUSIVE.",
         "Queries on the partitioned table wait for the lock; a scan holds it for as long as it "
         "reads.",
-        "Online: DETACH PARTITION CONCURRENTLY when there is no default partition; attach tables "
-        "that already hold a validated CHECK matching the bound (the scan is then skipped).",
+        "Online: DETACH PARTITION CONCURRENTLY when there is no default partition; ATTACH after "
+        "a validated CHECK copying the bound (one-column RANGE or LIST key), so it skips the scan.",
         squawk=("require-concurrent-partition-detach",),
     ),
     Rule(
