@@ -492,35 +492,40 @@ def default_partition(schema: Schema, parent: Table, besides: Table) -> Table | 
     )
 
 
-def _partitions_of(schemas: tuple[Schema, ...], names: tuple[str, ...]) -> tuple[str, ...]:
-    """Every partition (at any depth) of the tables named, as SQL names them."""
-    out: list[str] = []
-    for schema in schemas:
-        by_sql = {table_name(t).as_string(None): t for t in schema.tables}
-        todo = [by_sql[n] for n in names if n in by_sql and by_sql[n].partition_by is not None]
-        while todo:
-            parent = todo.pop()
+class PartitionCover:
+    """Adds to each step the partitions of the partitioned tables it locks: ALTER TABLE, CREATE
+    INDEX and the like recurse to them, so blocker checks and the shadow proof must know them.
+    Partitions come from both documents (the rollback runs against the target one)."""
+
+    def __init__(self, old: Schema, new: Schema) -> None:
+        self.children: dict[str, set[str]] = {}
+        for schema in (old, new):
+            sql_names = {t.qname: table_name(t).as_string(None) for t in schema.tables}
             for t in schema.tables:
-                if t.partition_of == parent.qname:
-                    out.append(table_name(t).as_string(None))
-                    if t.partition_by is not None:
-                        todo.append(t)
-    return tuple(out)
+                if t.partition_of is not None and t.partition_of in sql_names:
+                    parent = sql_names[t.partition_of]
+                    self.children.setdefault(parent, set()).add(sql_names[t.qname])
 
+    def below(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Every partition, at any depth, of the tables named (as SQL names them)."""
+        out: list[str] = []
+        todo = [n for n in names if n in self.children]
+        while todo:
+            for child in sorted(self.children.get(todo.pop(), ())):
+                out.append(child)
+                todo.append(child)
+        return tuple(out)
 
-def cover_partitions(step: Step, old: Schema, new: Schema) -> Step:
-    """A step on a partitioned table locks its partitions as well (ALTER TABLE, CREATE INDEX and
-    the like recurse): list them, so blocker checks and the shadow proof know."""
-    extra = _partitions_of((old, new), step.tables)
-    extra_reverse = _partitions_of((old, new), step.reverse_tables)
-    if not extra and not extra_reverse:
-        return step
-    return step.model_copy(
-        update={
-            "tables": tuple(dict.fromkeys(step.tables + extra)),
-            "reverse_tables": tuple(dict.fromkeys(step.reverse_tables + extra_reverse)),
-        }
-    )
+    def __call__(self, step: Step) -> Step:
+        extra, extra_reverse = self.below(step.tables), self.below(step.reverse_tables)
+        if not extra and not extra_reverse:
+            return step
+        return step.model_copy(
+            update={
+                "tables": tuple(dict.fromkeys(step.tables + extra)),
+                "reverse_tables": tuple(dict.fromkeys(step.reverse_tables + extra_reverse)),
+            }
+        )
 
 
 def _nameless(item: Any) -> Any:
