@@ -317,14 +317,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "LP311",
-        "detach-concurrently-waits",
-        "BLOCKING_LOCK",
-        "info",
-        "A partition is detached CONCURRENTLY (the online form of a detach).",
-        "It waits for every transaction using the partitioned table, runs outside a transaction "
-        "and cannot simply be run again: interrupted, it leaves the partition pending detach.",
-        "Run it when long transactions are not expected; finish an interrupted one with "
-        "DETACH PARTITION ... FINALIZE.",
+        "partition-detached",
+        "BREAKING_CHANGE",
+        "warning",
+        "A partition is detached (also the first half of changing its bound).",
+        "Queries on the partitioned table stop seeing its rows. Online, DETACH ... CONCURRENTLY "
+        "also waits for every transaction using the table and cannot simply be run again: "
+        "interrupted, it leaves the partition pending detach.",
+        "Make sure no reader needs those rows through the parent; finish an interrupted "
+        "concurrent detach with DETACH PARTITION ... FINALIZE.",
         squawk=("prefer-robust-stmts",),
     ),
     Rule(

@@ -68,7 +68,7 @@ ONE_DETAIL = [
         "CREATE EXTENSION citext; CREATE EXTENSION hstore;",
     ),
     ("partition bound", "TO ('2025-01-01')", "TO ('2026-01-01')"),
-    ("partition key", "RANGE (at)", "RANGE (at, kind)"),
+    ("partition key", "RANGE (at)", "RANGE ((at + 0))"),
     ("partition of", "PARTITION OF events DEFAULT", "(at date NOT NULL, kind text)"),
     ("unique constraint name", "name citext UNIQUE", "name citext CONSTRAINT team_name_key UNIQUE"),
 ]

@@ -271,8 +271,15 @@ class DetachPartition(Change):
             hazard(
                 "LP310",
                 f"DETACH PARTITION takes an ACCESS EXCLUSIVE lock on {self.parent.qname} ({why})",
-            )
+            ),
+            self._detached(),
         ]
+
+    def _detached(self) -> Hazard:
+        return hazard(
+            "LP311",
+            f"Queries on {self.parent.qname} stop seeing the rows of {self.table.qname}",
+        )
 
 
 @dataclass(frozen=True)
@@ -297,12 +304,13 @@ class DetachPartitionConcurrently(DetachPartition):
 
     def hazards(self) -> list[Hazard]:
         return [
+            self._detached(),
             hazard(
                 "LP311",
                 f"DETACH PARTITION {self.table.qname} CONCURRENTLY waits for every transaction "
                 f"using {self.parent.qname}; if it is interrupted, run ALTER TABLE "
                 f"{self.parent.qname} DETACH PARTITION {self.table.qname} FINALIZE",
-            )
+            ),
         ]
 
     def notes(self) -> list[str]:
