@@ -103,13 +103,15 @@ class CreatePartition(ObjectChange):
             )
         ]
         if self.default is not None:
-            out.append(
+            d = self.default.qname
+            out += [
                 hazard(
                     "LP310",
-                    f"The default partition {self.default.qname} is scanned for rows of the new "
-                    "partition under ACCESS EXCLUSIVE (creation fails if it holds any)",
-                )
-            )
+                    f"The default partition {d} is scanned for rows of the new partition under "
+                    "ACCESS EXCLUSIVE",
+                ),
+                hazard("LP204", f"Creating the partition fails if {d} holds rows of its bound"),
+            ]
         return out
 
     def notes(self) -> list[str]:
@@ -203,22 +205,28 @@ class AttachPartition(Change):
         return _names(self.parent, self.table, self.default)
 
     def hazards(self) -> list[Hazard]:
-        out = [
+        t = self.table.qname
+        return [
             hazard(
                 "LP310",
-                f"ATTACH PARTITION scans {self.table.qname} under ACCESS EXCLUSIVE to check its "
-                "rows fit the bound (it fails if one does not)",
-            )
+                f"ATTACH PARTITION scans {t} under ACCESS EXCLUSIVE to check its rows fit the bound",
+            ),
+            hazard("LP204", f"ATTACH PARTITION fails if a row of {t} is outside the bound"),
+            *self._default_scan(),
         ]
-        if self.default is not None:
-            out.append(
-                hazard(
-                    "LP310",
-                    f"The default partition {self.default.qname} is scanned under ACCESS "
-                    "EXCLUSIVE for rows of the attached bound",
-                )
-            )
-        return out
+
+    def _default_scan(self) -> list[Hazard]:
+        if self.default is None:
+            return []
+        d = self.default.qname
+        return [
+            hazard(
+                "LP310",
+                f"The default partition {d} is scanned under ACCESS EXCLUSIVE for rows of the "
+                "attached bound",
+            ),
+            hazard("LP204", f"ATTACH PARTITION fails if {d} holds rows of the attached bound"),
+        ]
 
 
 @dataclass(frozen=True)
@@ -433,7 +441,7 @@ class AttachPartitionChecked(AttachPartition):
     only the default partition, if any, is still scanned."""
 
     def hazards(self) -> list[Hazard]:
-        return [h for h in super().hazards() if "default partition" in h.message]
+        return self._default_scan()
 
     def notes(self) -> list[str]:
         return ["A validated CHECK matching the bound lets ATTACH PARTITION skip the scan"]
