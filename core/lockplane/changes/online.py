@@ -15,6 +15,10 @@ it like anything else:
   ADD CONSTRAINT ... USING INDEX (which keeps NULLS NOT DISTINCT from the index and takes
   DEFERRABLE itself, on PG15 as on PG18). A primary key over a column that can still hold NULLs
   stays plain: attaching would run SET NOT NULL's scan under ACCESS EXCLUSIVE anyway.
+- partitions: DETACH ... CONCURRENTLY (no default partition), ATTACH after a validated CHECK
+  copying the bound (changes/partitions.py). Indexes and constraints of a partitioned table stay
+  plain: Postgres refuses CONCURRENTLY on one, and (before 18) NOT VALID foreign keys; a foreign
+  key referencing one stays plain too (VALIDATE would leave the per-partition clones NOT VALID).
 
 Every CONCURRENTLY statement says IF [NOT] EXISTS, so a step retried after Postgres finished it
 is a no-op; the executor drops the INVALID index a failed build leaves before it retries, so

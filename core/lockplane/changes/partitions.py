@@ -11,6 +11,11 @@ DETACH PARTITION take ACCESS EXCLUSIVE on the parent; ATTACH PARTITION takes SHA
 EXCLUSIVE on the parent and ACCESS EXCLUSIVE on the attached table and on the default partition,
 both of which it scans; DETACH PARTITION CONCURRENTLY takes SHARE UPDATE EXCLUSIVE, runs outside
 a transaction, and is refused when the parent has a default partition.
+
+Online forms (chosen in online.py): a detach runs CONCURRENTLY when it may, then drops the CHECK
+Postgres leaves behind; an attach first adds a CHECK copying the bound NOT VALID and validates it,
+so ATTACH proves the rows fit without its scan, then drops it. Creating a partition of an existing
+table stays CREATE TABLE ... PARTITION OF (ACCESS EXCLUSIVE on the parent, briefly).
 """
 
 from __future__ import annotations
