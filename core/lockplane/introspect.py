@@ -133,7 +133,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
         sequence, identity_of = _sequence(row)
         if identity_of is None:
             sequences.append(sequence)
-        elif identity_of in columns:  # a partitioned table's too: partitions share it
+        elif identity_of in columns:  # a partitioned table's serves its partitions too
             options = _identity_options(sequence)
             if options:
                 columns[identity_of]["identity_options"] = options
