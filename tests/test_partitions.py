@@ -137,7 +137,7 @@ def test_a_changed_bound_is_a_detach_and_an_attach() -> None:
         "ALTER TABLE events DETACH PARTITION p",
         f"ALTER TABLE events ATTACH PARTITION p {Y2025}",
     ]
-    assert {h.rule for s in plan.steps for h in s.hazards} == {"LP204", "LP310", "LP311"}
+    assert {h.rule for s in plan.steps for h in s.hazards} == {"LP204", "LP320", "LP420"}
 
 
 @pytest.mark.parametrize(

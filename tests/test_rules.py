@@ -186,24 +186,23 @@ CASES = [
         avoided=("LP309",),
     ),
     Case(
-        "LP310",
+        "LP320",
         "CREATE TABLE ev (at date NOT NULL) PARTITION BY RANGE (at);"
         "CREATE TABLE ev_rest PARTITION OF ev DEFAULT;",
         "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
         "INSERT INTO ev VALUES ('2030-01-01');",
     ),
     Case(
-        "LP310",
+        "LP320",
         "CREATE TABLE ev (at date NOT NULL) PARTITION BY RANGE (at);"
         "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
         "ALTER TABLE ev DETACH PARTITION ev_2024;",
-        "INSERT INTO ev VALUES ('2024-03-01');",
-        online=False,
-        avoided=("LP310",),
+        online=False,  # no rows: a detach takes them out of the parent's count
+        avoided=("LP320",),
         name="detach",
     ),
     Case(
-        "LP311",
+        "LP420",
         "CREATE TABLE ev (at date NOT NULL) PARTITION BY RANGE (at);"
         "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
         "ALTER TABLE ev DETACH PARTITION ev_2024;",

@@ -302,7 +302,7 @@ RULES: tuple[Rule, ...] = (
         squawk=("adding-not-nullable-field",),
     ),
     Rule(
-        "LP310",
+        "LP320",
         "partition-lock-blocks",
         "BLOCKING_LOCK",
         "warning",
@@ -314,19 +314,6 @@ RULES: tuple[Rule, ...] = (
         "Online: DETACH PARTITION CONCURRENTLY when there is no default partition; ATTACH after "
         "a validated CHECK copying the bound (one-column RANGE or LIST key), so it skips the scan.",
         squawk=("require-concurrent-partition-detach",),
-    ),
-    Rule(
-        "LP311",
-        "partition-detached",
-        "BREAKING_CHANGE",
-        "warning",
-        "A partition is detached (also the first half of changing its bound).",
-        "Queries on the partitioned table stop seeing its rows. Online, DETACH ... CONCURRENTLY "
-        "also waits for every transaction using the table and cannot simply be run again: "
-        "interrupted, it leaves the partition pending detach.",
-        "Make sure no reader needs those rows through the parent; finish an interrupted "
-        "concurrent detach with DETACH PARTITION ... FINALIZE.",
-        squawk=("prefer-robust-stmts",),
     ),
     Rule(
         "LP401",
@@ -401,6 +388,19 @@ RULES: tuple[Rule, ...] = (
         "values, and without identity an omitted value is NULL.",
         "Change the writers first; prefer BY DEFAULT while migrating.",
         squawk=("ban-alter-identity",),
+    ),
+    Rule(
+        "LP420",
+        "partition-detached",
+        "BREAKING_CHANGE",
+        "warning",
+        "A partition is detached (also the first half of changing its bound).",
+        "Queries on the partitioned table stop seeing its rows. Online, DETACH ... CONCURRENTLY "
+        "also waits for every transaction using the table and cannot simply be run again: "
+        "interrupted, it leaves the partition pending detach.",
+        "Make sure no reader needs those rows through the parent; finish an interrupted "
+        "concurrent detach with DETACH PARTITION ... FINALIZE.",
+        squawk=("prefer-robust-stmts",),
     ),
     Rule(
         "LP501",

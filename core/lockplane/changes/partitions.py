@@ -102,7 +102,7 @@ class CreatePartition(ObjectChange):
             return []
         out = [
             hazard(
-                "LP310",
+                "LP320",
                 f"CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on "
                 f"{self.parent.qname}: its queries wait",
             )
@@ -111,7 +111,7 @@ class CreatePartition(ObjectChange):
             d = self.default.qname
             out += [
                 hazard(
-                    "LP310",
+                    "LP320",
                     f"The default partition {d} is scanned for rows of the new partition under "
                     "ACCESS EXCLUSIVE",
                 ),
@@ -213,7 +213,7 @@ class AttachPartition(Change):
         t = self.table.qname
         return [
             hazard(
-                "LP310",
+                "LP320",
                 f"ATTACH PARTITION scans {t} under ACCESS EXCLUSIVE to check its rows fit the bound",
             ),
             hazard("LP204", f"ATTACH PARTITION fails if a row of {t} is outside the bound"),
@@ -226,7 +226,7 @@ class AttachPartition(Change):
         d = self.default.qname
         return [
             hazard(
-                "LP310",
+                "LP320",
                 f"The default partition {d} is scanned under ACCESS EXCLUSIVE for rows of the "
                 "attached bound",
             ),
@@ -282,7 +282,7 @@ class DetachPartition(Change):
         )
         return [
             hazard(
-                "LP310",
+                "LP320",
                 f"DETACH PARTITION takes an ACCESS EXCLUSIVE lock on {self.parent.qname} ({why})",
             ),
             self._detached(),
@@ -290,7 +290,7 @@ class DetachPartition(Change):
 
     def _detached(self) -> Hazard:
         return hazard(
-            "LP311",
+            "LP420",
             f"Queries on {self.parent.qname} stop seeing the rows of {self.table.qname}",
         )
 
@@ -319,7 +319,7 @@ class DetachPartitionConcurrently(DetachPartition):
         return [
             self._detached(),
             hazard(
-                "LP311",
+                "LP420",
                 f"DETACH PARTITION {self.table.qname} CONCURRENTLY waits for every transaction "
                 f"using {self.parent.qname}; if it is interrupted, run ALTER TABLE "
                 f"{self.parent.qname} DETACH PARTITION {self.table.qname} FINALIZE",
