@@ -279,7 +279,7 @@ def test_sequences_skip_identity_and_default_bounds(schema: Schema) -> None:
 
 
 def test_table_inventory(schema: Schema, server_version: int) -> None:
-    """Partitioned tables and partitions are unmanaged; the ledger schema is invisible."""
+    """Partitioned tables and partitions are tables; the ledger schema is invisible."""
     names = [(t.schema_, t.name) for t in schema.tables]
     expected = [
         ("My App", "Order Items"),
@@ -289,6 +289,8 @@ def test_table_inventory(schema: Schema, server_version: int) -> None:
         ("public", "child_t"),
         ("public", "customers"),
         ("public", "dups"),
+        ("public", "events"),
+        ("public", "events_2024"),
         ("public", "no_columns"),
         ("public", "odd_keys"),
         ("public", "parent_t"),
@@ -490,6 +492,26 @@ def test_small_tables(schema: Schema) -> None:
     assert schema.table("public", "dups").indexes == ()
 
 
+def test_partitioned_table_and_partition(schema: Schema) -> None:
+    """The key on the parent, with its identity options (one sequence for all partitions); the
+    partition lists only its parent and bound: its columns and key are the parent's."""
+    assert schema.table("public", "events") == Table(
+        name="events",
+        columns=(
+            _col("id", "integer", nullable=False, identity="always", is_primary_key=True,
+                 identity_options=IdentityOptions(start=7)),
+            _col("at", "date", nullable=False, is_primary_key=True),
+        ),
+        primary_key=PrimaryKey(name="events_pkey", columns=("at", "id")),
+        partition_by="RANGE (at)",
+    )  # fmt: skip
+    assert schema.table("public", "events_2024") == Table(
+        name="events_2024",
+        partition_of="events",
+        partition_bound="FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+    )
+
+
 def test_constraints_with_unmodeled_properties(schema: Schema) -> None:
     """Still modeled as far as the model goes; what it cannot say is listed as unmanaged."""
     assert schema.table("public", "dups").check_constraints == (
@@ -614,8 +636,6 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         u("foreign table", "public", "ft"),
         u("inheritance", "public", "child_t", "parent_t"),
         u("invalid index", "public", "dups_x", "dups"),
-        u("partition", "public", "events_2024"),
-        u("partitioned table", "public", "events"),
         u("rule", "public", "no_delete", "customers"),
         u("statistics", "app", "st", "select"),
         u("trigger", "public", "events_touch", "events"),

@@ -47,6 +47,7 @@ from .changes.objects import (
     SetSequenceOwner,
     SetTableComment,
 )
+from .changes.partitions import compared, partition_changes, plain_foreign_keys
 from .changes.policies import (
     AlterPolicy,
     CreatePolicy,
@@ -535,7 +536,8 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
     out: list[Change] = []
     created = {(t.schema_, t.name) for t in d.added}
     for t in d.added:
-        out.append(CreateTable(core(t)))
+        out += [CreateTable(core(t))] if t.partition_of is None else []
+        out += partition_changes(old, new, None, t)
         out += [CreateIndex(t, i, new_table=True) for i in t.indexes]
         out += [
             AddConstraint(t, c, new_table=True, referenced_new=_references(c) in created)
@@ -554,11 +556,13 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
             for c in attached(t)
         ]
         out += [DropIndex(t, i, table_dropped=True) for i in t.indexes]
-        out.append(DropTable(core(t)))
+        out += [DropTable(core(t))] if t.partition_of is None else []
+        out += partition_changes(old, new, t, None)
 
     # Keys that are dropped or rebuilt take the foreign keys that reference them along.
     rekeyed: set[tuple[str, str]] = set()
-    pairs = [(o, n) for o, n in d.altered]
+    pairs = [compared(old, new, o, n) for o, n in d.altered]
+    out += [c for o, n in d.altered for c in partition_changes(old, new, o, n)]
     for o, n in pairs:
         cd = diff_kind(_constraints(o), _constraints(n))
         idx = diff_kind(_by(o.indexes, lambda i: i.name), _by(n.indexes, lambda i: i.name))
@@ -576,7 +580,7 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
         for fk in t.foreign_keys:
             if (fk.referenced_schema, fk.referenced_table) in rekeyed:
                 out += [DropConstraint(t, fk, incidental=True), AddConstraint(t, fk)]
-    return _link_foreign_keys(out, old)
+    return plain_foreign_keys(_link_foreign_keys(out, old), new)
 
 
 def _link_foreign_keys(changes: list[Change], old: Schema) -> list[Change]:

@@ -148,7 +148,9 @@ def fetch(conn: psycopg.Connection, extra: tuple[str, ...] = ()) -> dict[str, li
 def assemble(rows: dict[str, list[Row]]) -> Schema:
     """Build the document from the raw rows of each catalog query (shapes: the .sql files)."""
     tables: dict[int, dict[str, Any]] = {}
-    for oid, schema, name, comment, unlogged, rls, force_rls in rows["tables"]:
+    for (
+        oid, schema, name, comment, unlogged, rls, force_rls, partition_by, partition_of, bound,
+    ) in rows["tables"]:  # fmt: skip
         tables[oid] = {
             "schema": schema,
             "name": name,
@@ -157,6 +159,9 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "unlogged": unlogged,
             "row_level_security": rls,
             "force_row_level_security": force_rls,
+            "partition_by": partition_by,
+            "partition_of": partition_of,
+            "partition_bound": bound,
         }
     _add_access(tables, rows)
     unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
@@ -170,7 +175,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
         sequence, identity_of = _sequence(row)
         if identity_of is None:
             sequences.append(sequence)
-        elif identity_of in columns:  # else the table is unmanaged (e.g. partitioned)
+        elif identity_of in columns:  # a partitioned table's serves its partitions too
             options = _identity_options(sequence)
             if options:
                 columns[identity_of]["identity_options"] = options

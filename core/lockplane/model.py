@@ -284,8 +284,39 @@ class Table(Model):
     owner: str | None = Field(
         None, description="None: not compared; a plan changes the owner only when this is set."
     )
+    partition_by: str | None = Field(
+        None,
+        description="Partition key of a partitioned table, as pg_get_partkeydef() prints it, "
+        "e.g. 'RANGE (created_at)'.",
+    )
+    partition_of: str | None = Field(
+        None,
+        description="Parent of a partition, display-qualified ('events', 'app.events'). A "
+        "partition lists only what is its own: the columns, and the constraints and indexes it "
+        "inherits from its parent, are not repeated.",
+    )
+    partition_bound: str | None = Field(
+        None,
+        description="Bound of a partition as pg_get_expr(relpartbound) prints it, e.g. "
+        "\"FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')\" or 'DEFAULT'.",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _partition_fields(self) -> Table:
+        """A partition has a parent and a bound, and no columns of its own (they are its
+        parent's); a partitioned table's key is checked by Postgres when it is created."""
+        if (self.partition_of is None) != (self.partition_bound is None):
+            raise ValueError("partition_of and partition_bound go together: a partition has both")
+        if self.partition_of is not None and self.columns:
+            raise ValueError(
+                f"partition {self.name!r} lists columns: a partition's columns are its parent's "
+                f"({self.partition_of}); leave them out"
+            )
+        if self.partition_by is not None and self.unlogged:
+            raise ValueError("a partitioned table cannot be unlogged")
+        return self
 
     @model_validator(mode="after")
     def _primary_key_both_ways(self) -> Table:
@@ -304,7 +335,7 @@ class Table(Model):
                 pk = PrimaryKey(name=f"{self.name}_pkey"[:63], columns=pk.columns)
             names = {c.name for c in self.columns}
             missing = [c for c in pk.columns if c not in names]
-            if missing:
+            if missing and self.partition_of is None:  # a partition's columns are its parent's
                 raise ValueError(f"primary key column {missing[0]!r} is not a column of the table")
             cols = tuple(
                 c
@@ -690,6 +721,7 @@ class Schema(Model):
         }
         if clash:
             raise ValueError(f"{qualified(*min(clash))!r} is both a table and a view")
+        _check_partitions(self.tables)
         object.__setattr__(
             self,
             "unmanaged",
@@ -701,6 +733,24 @@ class Schema(Model):
 
     def table(self, schema: str, name: str) -> Table | None:
         return next((t for t in self.tables if t.schema_ == schema and t.name == name), None)
+
+    def parent(self, table: Table) -> Table | None:
+        """The partitioned table a partition belongs to (None for any other table)."""
+        if table.partition_of is None:
+            return None
+        return next((t for t in self.tables if t.qname == table.partition_of), None)
+
+    def partition_depth(self, table: Table) -> int:
+        """0 for a table that is not a partition, 1 for a partition, 2 for a sub-partition..."""
+        depth, parent = 0, self.parent(table)
+        while parent is not None:
+            depth, parent = depth + 1, self.parent(parent)
+        return depth
+
+    def effective_columns(self, table: Table) -> tuple[Column, ...]:
+        """The columns a table really has: a partition's are its top-level parent's."""
+        parent = self.parent(table)
+        return table.columns if parent is None else self.effective_columns(parent)
 
     def managed_dict(self) -> dict[str, Any]:
         """The part of the document that plans change: everything but `$schema` and `unmanaged`."""
@@ -728,6 +778,36 @@ class Schema(Model):
             for index in table.get("indexes", []):
                 index.setdefault("unique", False)
         return pydantic_core.to_json(data, indent=2).decode() + "\n"
+
+
+def _check_partitions(tables: tuple[Table, ...]) -> None:
+    """Every partition names a partitioned table of the same document (so plans can find the
+    columns it inherits and create it after its parent)."""
+    by_name = {t.qname: t for t in tables}
+    for t in tables:
+        if t.partition_of is None:
+            continue
+        parent = by_name.get(t.partition_of)
+        if parent is None:
+            raise ValueError(
+                f"table {t.qname!r} is a partition of {t.partition_of!r}, which is not a table "
+                "of this schema"
+            )
+        if parent.partition_by is None:
+            raise ValueError(
+                f"table {t.qname!r} is a partition of {parent.qname!r}, which has no partition_by"
+            )
+        seen = {t.qname}
+        up: Table | None = parent
+        while up is not None and up.partition_of is not None:
+            if up.qname in seen:
+                raise ValueError(f"table {t.qname!r}: partition_of goes round in a circle")
+            seen.add(up.qname)
+            up = by_name.get(up.partition_of)
+    defaults = [t.partition_of for t in tables if t.partition_bound == "DEFAULT"]
+    twice = next((p for p, n in itertools.pairwise(sorted(defaults)) if p == n), None)
+    if twice is not None:
+        raise ValueError(f"table {twice!r} has more than one DEFAULT partition")
 
 
 _NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'::regclass\)$")

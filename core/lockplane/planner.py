@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .changes.base import Change
 from .changes.online import online_forms
+from .changes.partitions import PartitionCover
 from .diff import Diff, diff
 from .model import Schema
 from .plan import Plan
@@ -33,10 +34,11 @@ def planned_changes(d: Diff, *, online: bool = True) -> list[Change]:
 
 
 def plan_from_diff(d: Diff, *, online: bool = True) -> Plan:
+    cover = PartitionCover(d.old, d.new)
     return Plan(
         source_fingerprint=d.old.fingerprint(),
         target_fingerprint=d.new.fingerprint(),
-        steps=tuple(c.to_step() for c in planned_changes(d, online=online)),
+        steps=tuple(cover(c.to_step()) for c in planned_changes(d, online=online)),
         source=d.old,
         target=d.new,
     )

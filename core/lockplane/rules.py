@@ -340,6 +340,20 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "LP320",
+        "partition-lock-blocks",
+        "BLOCKING_LOCK",
+        "warning",
+        "A partition is created on, attached to or detached from an existing partitioned table "
+        "under a lock that blocks it, or with a scan (of the attached table or the default "
+        "partition) under ACCESS EXCLUSIVE.",
+        "Queries on the partitioned table wait for the lock; a scan holds it for as long as it "
+        "reads.",
+        "Online: DETACH PARTITION CONCURRENTLY when there is no default partition; ATTACH after "
+        "a validated CHECK copying the bound (one-column RANGE or LIST key), so it skips the scan.",
+        squawk=("require-concurrent-partition-detach",),
+    ),
+    Rule(
         "LP401",
         "looks-like-rename",
         "BREAKING_CHANGE",
@@ -488,6 +502,19 @@ RULES: tuple[Rule, ...] = (
         "Stored rows follow at once, but clients that write or compare the old label fail.",
         "Deploy clients that accept both labels first.",
         squawk=("renaming-object",),
+    ),
+    Rule(
+        "LP420",
+        "partition-detached",
+        "BREAKING_CHANGE",
+        "warning",
+        "A partition is detached (also the first half of changing its bound).",
+        "Queries on the partitioned table stop seeing its rows. Online, DETACH ... CONCURRENTLY "
+        "also waits for every transaction using the table and cannot simply be run again: "
+        "interrupted, it leaves the partition pending detach.",
+        "Make sure no reader needs those rows through the parent; finish an interrupted "
+        "concurrent detach with DETACH PARTITION ... FINALIZE.",
+        squawk=("prefer-robust-stmts",),
     ),
     Rule(
         "LP501",

@@ -196,7 +196,14 @@ ORDER BY 1
 
 _TABLES_SQL = f"""
 SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relkind, c.relpersistence,
-       obj_description(c.oid, 'pg_class')
+       obj_description(c.oid, 'pg_class'),
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+       (SELECT format('%I.%I', pn.nspname, pc.relname)
+          FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+          JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE i.inhrelid = c.oid),
+       c.relispartition,
+       pg_get_expr(c.relpartbound, c.oid)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND {_USER_NAMESPACE}
   AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
@@ -357,7 +364,7 @@ def snapshot(url: str) -> dict[str, Any]:
         oids = [r[0] for r in table_rows]
         by_oid: dict[int, dict[str, Any]] = {}
         tables: dict[str, dict[str, Any]] = {}
-        for oid, key, kind, persistence, comment in table_rows:
+        for oid, key, kind, persistence, comment, key_def, parent, is_part, bound in table_rows:
             entry: dict[str, Any] = {
                 "column_order": [],
                 "columns": {},
@@ -365,6 +372,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 "constraints": {},
                 "indexes": {},
                 "kind": kind,
+                "partition": {"bound": bound, "key": key_def, "of": parent if is_part else None},
                 "persistence": persistence,
             }
             by_oid[oid] = tables[key] = entry
@@ -488,6 +496,8 @@ def table_contents(url: str) -> dict[str, tuple[int, str | None]]:
     """Row count and an md5 of every user table's rows (sorted by their text form).
 
     Used to prove that a failed apply left the data exactly as it was, not just the schema.
+    Each table counts its own rows only (FROM ONLY): a partition's rows are its own, not its
+    parent's too, so dropping or detaching one partition changes no other table's count.
     """
     out: dict[str, tuple[int, str | None]] = {}
     with connect(url) as conn, conn.cursor() as cur:
@@ -498,7 +508,7 @@ def table_contents(url: str) -> dict[str, tuple[int, str | None]]:
         )
         for schema, name, key in cur.fetchall():
             query = sql.SQL(
-                "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM {} t"
+                "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM ONLY {} t"
             ).format(sql.Identifier(schema, name))
             cur.execute(query)
             count, digest = cur.fetchone()  # type: ignore[misc]

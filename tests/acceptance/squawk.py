@@ -90,7 +90,8 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
     """squawk rules that fire on Lockplane's own bookkeeping, where no guarantee is lost:
 
     - ban-drop-constraint on a constraint the same plan adds back under the same name (a changed
-      constraint, or the temporary check of the online SET NOT NULL) or whose table it drops;
+      constraint, or the temporary check of the online SET NOT NULL) or whose table it drops, or
+      on the check a DETACH PARTITION ... CONCURRENTLY of the same plan added;
     - renaming-object / ban-drop-type on the old enum type a replacement renames and then drops;
     - ban-drop-default in a statement that sets the column's default again (a type change drops
       the default so Postgres need not cast it, then sets the new one; LP406 is raised when the
@@ -105,6 +106,8 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
             return False
         table, name = m.groups()
         others = [s.sql for s in plan.steps if s is not step]
+        if name == "IF" and any(f"DETACH PARTITION {table} CONCURRENTLY" in o for o in others):
+            return True  # the check DETACH ... CONCURRENTLY added, not one the schema had
         return any(f"ADD CONSTRAINT {name} " in o or o == f"DROP TABLE {table}" for o in others)
     if rule in ("renaming-object", "ban-drop-type"):
         return _TEMPORARY in step.sql

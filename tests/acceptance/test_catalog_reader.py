@@ -35,6 +35,9 @@ CREATE TABLE users (
 );
 CREATE INDEX users_email_idx ON users (lower(email)) WHERE mood <> 'sad';
 CREATE INDEX users_team_idx ON users (team_id DESC NULLS LAST) INCLUDE (email);
+CREATE TABLE events (at date NOT NULL, kind text) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_rest PARTITION OF events DEFAULT;
 COMMENT ON TABLE users IS 'people';
 COMMENT ON COLUMN users.email IS 'where we write';
 CREATE VIEW app.happy WITH (security_barrier) AS SELECT id, email FROM users WHERE mood = 'happy';
@@ -98,6 +101,9 @@ ONE_DETAIL = [
         "EXECUTE FUNCTION app.touch('a');",
         "EXECUTE FUNCTION app.touch('a'); ALTER TABLE users DISABLE TRIGGER users_touch;",
     ),
+    ("partition bound", "TO ('2025-01-01')", "TO ('2026-01-01')"),
+    ("partition key", "RANGE (at)", "RANGE ((at + 0))"),
+    ("partition of", "PARTITION OF events DEFAULT", "(at date NOT NULL, kind text)"),
     ("unique constraint name", "name citext UNIQUE", "name citext CONSTRAINT team_name_key UNIQUE"),
     ("row level security", "ENABLE ROW LEVEL", "FORCE ROW LEVEL"),
     ("policy expression", "USING (score > 1)", "USING (score > 2)"),

@@ -3,7 +3,8 @@
 -- as format_type() does with search_path = public; expressions as pg_get_expr(..., pretty).
 -- pg_attrdef holds either a default or a stored generated column's expression; identity columns
 -- have neither (their sequence's options come with sequences.sql). Virtual generated columns
--- (PostgreSQL 18, attgenerated 'v') are unmanaged: no expression here.
+-- (PostgreSQL 18, attgenerated 'v') are unmanaged: no expression here. Partitions have no
+-- columns of their own (all of theirs come from the parent, attinhcount > 0): none listed.
 SELECT a.attrelid AS table_oid,
        a.attnum AS position,
        a.attname AS name,
@@ -29,7 +30,7 @@ LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 LEFT JOIN pg_description d
   ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped
-  AND c.relkind = 'r' AND NOT c.relispartition
+  AND c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (

@@ -2,14 +2,16 @@
 -- Column lists come from unnest(conkey, confkey) WITH ORDINALITY so key order is kept.
 -- Left out: NOT NULL rows (PostgreSQL 18 contype 'n': the column's nullable flag), exclusion
 -- constraints (unmanaged.sql), and clones with a parent constraint (conparentid <> 0), which
--- PostgreSQL adds for foreign keys that reference a partitioned table.
+-- PostgreSQL adds for foreign keys that reference a partitioned table and for the keys and
+-- foreign keys a partition inherits from its parent. Checks inherited from a parent
+-- (coninhcount > 0, merged ones included) belong to the parent.
 WITH con AS (
   SELECT con.*
   FROM pg_constraint con
   JOIN pg_class c ON c.oid = con.conrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE con.contype IN ('p', 'u', 'c', 'f') AND con.conparentid = 0
-    AND c.relkind = 'r' AND NOT c.relispartition
+  WHERE con.contype IN ('p', 'u', 'c', 'f') AND con.conparentid = 0 AND con.coninhcount = 0
+    AND c.relkind IN ('r', 'p')
     AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
     AND n.nspname !~ '^pg_(toast|temp_)'
     AND NOT EXISTS (

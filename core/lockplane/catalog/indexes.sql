@@ -1,5 +1,6 @@
 -- Valid indexes of the tables in tables.sql that do not back a primary-key, unique or exclusion
--- constraint (those are part of the constraint). One row per index; per-key details come as
+-- constraint (those are part of the constraint), nor the partitions of a partitioned table's
+-- index (relispartition on the index: they belong to the parent's index). One row per index; per-key details come as
 -- parallel arrays over indkey (1..indnatts; keys are 1..indnkeyatts, the rest are INCLUDE):
 --   key_columns      column name, NULL for an expression key
 --   key_expressions  pg_get_indexdef(index, k, true) for expression keys, else NULL
@@ -17,7 +18,8 @@ WITH idx AS (
   JOIN pg_class c ON c.oid = i.indrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE i.indisvalid AND i.indislive
-    AND c.relkind IN ('r', 'm') AND NOT c.relispartition
+    AND c.relkind IN ('r', 'p', 'm')
+    AND NOT EXISTS (SELECT FROM pg_class ix WHERE ix.oid = i.indexrelid AND ix.relispartition)
     AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
     AND n.nspname !~ '^pg_(toast|temp_)'
     AND NOT EXISTS (

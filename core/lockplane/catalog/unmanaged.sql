@@ -21,17 +21,13 @@ rel AS (
       SELECT FROM ext_member e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid
     )
 )
-SELECT CASE
-         WHEN r.relispartition THEN 'partition'
-         WHEN r.relkind = 'p' THEN 'partitioned table'
-         ELSE 'foreign table'
-       END AS kind,
+SELECT 'foreign table' AS kind,
        r.nspname AS schema, r.relname AS name, NULL AS "on"
 FROM rel r
-WHERE r.relkind IN ('p', 'f') OR r.relispartition
+WHERE r.relkind = 'f'
 UNION ALL
--- Row-level security of ordinary tables is managed (tables.sql, policies.sql); that of the
--- relations above is not.
+-- Row-level security of ordinary tables is managed (tables.sql, policies.sql); that of views,
+-- partitioned tables, partitions and foreign tables is not.
 SELECT 'row level security', r.nspname, r.relname, NULL
 FROM rel r
 WHERE r.relrowsecurity AND (r.relkind <> 'r' OR r.relispartition)
@@ -43,7 +39,7 @@ UNION ALL
 SELECT 'virtual generated column', r.nspname, a.attname, r.relname
 FROM rel r
 JOIN pg_attribute a ON a.attrelid = r.oid
-WHERE r.relkind = 'r' AND NOT r.relispartition
+WHERE r.relkind IN ('r', 'p')
   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = 'v'
 UNION ALL
 SELECT 'inheritance', r.nspname, r.relname,
@@ -58,7 +54,7 @@ UNION ALL
 SELECT 'exclusion constraint', r.nspname, con.conname, r.relname
 FROM rel r
 JOIN pg_constraint con ON con.conrelid = r.oid
-WHERE con.contype = 'x' AND con.conparentid = 0 AND r.relkind = 'r' AND NOT r.relispartition
+WHERE con.contype = 'x' AND con.conparentid = 0 AND r.relkind IN ('r', 'p')
 UNION ALL
 -- Properties of managed constraints that the model cannot express yet: listed by constraint.
 -- The WHERE keeps the per-constraint VALUES list to the few constraints that have any of them.
@@ -73,7 +69,7 @@ CROSS JOIN LATERAL (VALUES
   , ('temporal constraint', con.conperiod)  -- pg>=18
 ) AS detail(kind, applies)
 WHERE detail.applies AND con.contype IN ('p', 'u', 'c', 'f', 'n') AND con.conparentid = 0
-  AND r.relkind = 'r' AND NOT r.relispartition
+  AND r.relkind IN ('r', 'p')
   AND (con.condeferrable OR NOT con.convalidated
        OR con.confdelsetcols IS NOT NULL  -- pg>=15
        OR con.conperiod  -- pg>=18
@@ -84,13 +80,13 @@ FROM pg_index ix
 JOIN pg_constraint con ON con.conindid = ix.indexrelid AND con.contype IN ('p', 'u')
 JOIN rel r ON r.oid = con.conrelid
 WHERE ix.indnatts > ix.indnkeyatts AND con.conparentid = 0
-  AND r.relkind = 'r' AND NOT r.relispartition
+  AND r.relkind IN ('r', 'p')
 UNION ALL
 SELECT 'invalid index', r.nspname, ic.relname, r.relname
 FROM rel r
 JOIN pg_index i ON i.indrelid = r.oid
 JOIN pg_class ic ON ic.oid = i.indexrelid
-WHERE NOT (i.indisvalid AND i.indislive) AND r.relkind = 'r' AND NOT r.relispartition
+WHERE NOT (i.indisvalid AND i.indislive) AND r.relkind IN ('r', 'p')
 UNION ALL
 SELECT 'trigger', r.nspname, t.tgname, r.relname
 FROM rel r

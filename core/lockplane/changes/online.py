@@ -15,6 +15,10 @@ it like anything else:
   ADD CONSTRAINT ... USING INDEX (which keeps NULLS NOT DISTINCT from the index and takes
   DEFERRABLE itself, on PG15 as on PG18). A primary key over a column that can still hold NULLs
   stays plain: attaching would run SET NOT NULL's scan under ACCESS EXCLUSIVE anyway.
+- partitions: DETACH ... CONCURRENTLY (no default partition), ATTACH after a validated CHECK
+  copying the bound (changes/partitions.py). Indexes and constraints of a partitioned table stay
+  plain: Postgres refuses CONCURRENTLY on one, and (before 18) NOT VALID foreign keys; a foreign
+  key referencing one stays plain too (VALIDATE would leave the per-partition clones NOT VALID).
 
 Every CONCURRENTLY statement says IF [NOT] EXISTS, so a step retried after Postgres finished it
 is a no-op; the executor drops the INVALID index a failed build leaves before it retries, so
@@ -43,6 +47,14 @@ from .column import AlterColumnType, SetNullable
 from .constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex, kind_of
 from .ddl import deferrable, index_def, table_name
 from .objects import ReplaceEnum
+from .partitions import (
+    AddForeignKeyToPartitioned,
+    AttachPartition,
+    AttachPartitionChecked,
+    DetachPartition,
+    bound_check,
+    online_detach,
+)
 from .table import DropColumn
 
 MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: Postgres silently truncates longer names
@@ -514,7 +526,36 @@ def _constraint_forms(change: AddConstraint) -> list[Change]:
     return [CreateIndexConcurrently(t, index, constraint=c), AttachConstraint(t, c)]
 
 
+def _attach_forms(change: AttachPartition) -> list[Change]:
+    """ATTACH PARTITION without its scan under ACCESS EXCLUSIVE: a CHECK copying the bound is
+    added NOT VALID and validated (SHARE UPDATE EXCLUSIVE), the attach then proves the rows fit
+    from it, and the check, redundant with the partition constraint, goes."""
+    expression = bound_check(change.table, change.parent)
+    if expression is None:
+        return [change]
+    t = change.table
+    check = CheckConstraint(name=temp_name(f"{t.name}_bound", "lp_attach"), expression=expression)
+    loose = check.model_copy(update={"not_valid": True})
+    return [
+        AddConstraint(t, loose),
+        ValidateConstraint(t, check),
+        AttachPartitionChecked(t, change.parent, default=change.default),
+        DropConstraint(t, loose, incidental=True),
+    ]
+
+
 def _forms(change: Change, ctx: _Context) -> list[Change]:
+    if isinstance(change, DetachPartition):
+        return online_detach(change)
+    if type(change) is AttachPartition:
+        return _attach_forms(change)
+    if isinstance(change, AddForeignKeyToPartitioned):
+        return [change]
+    if getattr(getattr(change, "table", None), "partition_by", None) is not None:
+        # Postgres refuses CONCURRENTLY on a partitioned table and NOT VALID foreign keys on one
+        # (before 18): its indexes and constraints are built in one step, under the blocking
+        # lock their hazards name.
+        return [change]
     if isinstance(change, CreateIndex) and not change.new_table:
         drop = ctx.replaced.get((change.table.schema_, change.after.name))
         if drop is not None and ctx.swappable(drop):

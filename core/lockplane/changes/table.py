@@ -90,8 +90,13 @@ class CreateTable(ObjectChange):
         items = [column_def(c) for c in t.columns]
         constraints = [t.primary_key, *t.unique_constraints, *t.check_constraints]
         items += [constraint_def(c) for c in constraints if c is not None]
-        create = sql.SQL("CREATE {}TABLE {} ({})").format(
-            sql.SQL("UNLOGGED " if t.unlogged else ""), table_name(t), sql.SQL(", ").join(items)
+        create = sql.SQL("CREATE {}TABLE {} ({}){}").format(
+            sql.SQL("UNLOGGED " if t.unlogged else ""),
+            table_name(t),
+            sql.SQL(", ").join(items),
+            sql.SQL(" PARTITION BY {}").format(sql.SQL(t.partition_by))
+            if t.partition_by
+            else sql.SQL(""),
         )
         return [create, *_comments(t)]
 
