@@ -108,7 +108,9 @@ def run_example(pool: Pool, old_sql: str, new_sql: str, planner: Planner | None 
         case["offline_hazards"] = offline_hazards
 
     def fail(what: str, shown: Any = plan) -> RoundTripFailed:
-        return RoundTripFailed(f"{what}\nplan:\n{_describe(shown)}\nold:\n{old_sql}\nnew:\n{new_sql}", case)
+        return RoundTripFailed(
+            f"{what}\nplan:\n{_describe(shown)}\nold:\n{old_sql}\nnew:\n{new_sql}", case
+        )
 
     before = snapshot(pool.old)
     try:

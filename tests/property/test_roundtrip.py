@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from acceptance.catalog import load_cases
 from hypothesis import HealthCheck, given, seed, settings
 from servers import create_database, drop_database
 
@@ -84,10 +86,6 @@ def test_a_failure_is_shrunk_and_recorded(pool: Pool, tmp_path: Path) -> None:
     recorder = Recorder(cases, tmp_path / "pending.json")
     with pytest.raises(RoundTripFailed):
         check_round_trips(pool, shard=0, examples=50, recorder=recorder, planner=lossy)
-
-    import yaml
-
-    from acceptance.catalog import load_cases
 
     found = yaml.safe_load(cases.read_text())
     assert len(found) == 1, "only the final, shrunk example is recorded"
