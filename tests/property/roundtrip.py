@@ -127,13 +127,13 @@ def run_example(pool: Pool, old_sql: str, new_sql: str, planner: Planner | None 
         run_steps(pool.old, rollback)
     except psycopg.Error as exc:
         raise fail(f"rollback raised {type(exc).__name__}: {exc}", rollback) from exc
-    undone = snapshot_diff(_unordered(snapshot(pool.old)), _unordered(before))
+    undone = snapshot_diff(unordered(snapshot(pool.old)), unordered(before))
     if undone:
         raise fail("after rollback, A differs from its start:\n" + "\n".join(undone), rollback)
     return plan
 
 
-def _unordered(snap: dict[str, Any]) -> dict[str, Any]:
+def unordered(snap: dict[str, Any]) -> dict[str, Any]:
     """A snapshot without column positions: a rollback re-adds a dropped column at the end.
 
     Postgres cannot put a column back where it was, so a rollback is compared column by column,
