@@ -277,15 +277,20 @@ def table_additions(draw: st.DrawFn, schema: Schema, table: Table) -> Table:
         if expr is None:
             return table
         return replace(table, checks=(*table.checks, (f"{table.name}_ck{n}", expr)))
-    if _family(schema, column.type) in ("json",):
-        return table  # no btree operator class
+    indexable = [c for c in table.columns if _family(schema, c.type) != "json"]  # no btree
+    if column not in indexable:
+        return table
+    cols = (column.name,)
+    if len(indexable) > 1 and draw(st.booleans()):  # sometimes a second key column
+        second = draw(st.sampled_from([c.name for c in indexable if c.name != column.name]))
+        cols = (column.name, second)
     if kind == "unique":
-        if (column.name,) in table.key_columns():
+        if cols in table.key_columns():
             return table
-        return replace(table, uniques=(*table.uniques, (f"{table.name}_uq{n}", (column.name,))))
+        return replace(table, uniques=(*table.uniques, (f"{table.name}_uq{n}", cols)))
     index = Index(
         name=f"{table.name}_ix{n}",
-        columns=(column.name,),
+        columns=cols,
         unique=draw(st.booleans()),
         where_not_null=draw(st.booleans()),
     )
