@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from lockplane.diff import Diff
     from lockplane.executor import ApplyResult
     from lockplane.ledger import LedgerEntry
-    from lockplane.model import Index, Schema, Table
+    from lockplane.model import Function, Index, Policy, Schema, Table, Trigger
     from lockplane.observe import StepObservation
     from lockplane.plan import Hazard, Plan, Step
     from lockplane.preflight import PreflightCheck, PreflightReport
@@ -321,9 +321,39 @@ def _column_rows(table: Table) -> list[tuple[Any, ...]]:
     ]
 
 
+def trigger_text(g: Trigger) -> str:
+    """`BEFORE UPDATE OF a ON EACH ROW WHEN (...) EXECUTE touch('x')`, shortened for a cell."""
+    events = " OR ".join(
+        f"UPDATE OF {', '.join(g.update_columns)}" if e == "UPDATE" and g.update_columns else e
+        for e in g.events
+    )
+    text = f"{g.timing} {events} FOR EACH {g.for_each.upper()}"
+    if g.when:
+        text += f" WHEN ({g.when})"
+    args = ", ".join(repr(a) for a in g.arguments)
+    return text + f" EXECUTE {g.function}({args})"
+
+
+def policy_cells(p: Policy) -> tuple[str, str, str]:
+    """(command, roles, expressions) of a policy; RESTRICTIVE is said, PERMISSIVE is the norm."""
+    command = p.command + ("" if p.permissive else " (restrictive)")
+    exprs = " / ".join(x for x in (p.using, p.with_check) if x is not None)
+    return command, ", ".join(p.roles), exprs
+
+
+def function_cells(f: Function) -> tuple[str, str, str, str]:
+    """(signature, returns, language, options) of a function or procedure."""
+    options = [f.volatility] if f.volatility != "volatile" else []
+    options += ["strict"] * f.strict + ["security definer"] * f.security_definer
+    options += [f"SET {c}" for c in f.config]
+    returns = f.returns if f.returns is not None else "(procedure)"
+    return f"{f.qname}", returns, f.language, ", ".join(options)
+
+
 def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
-    """The schema as four DataFrames, one row per table / column / index / constraint, for
-    filtering and joining in the notebook (the HTML view shows the same data grouped)."""
+    """The schema as DataFrames, one row per table / column / index / constraint / view /
+    function / trigger / policy, for filtering and joining in the notebook (the HTML view shows
+    the same data grouped)."""
     import pandas as pd
 
     tables = [
@@ -371,6 +401,35 @@ def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
         for t in schema.tables
         for name, kind, definition in _constraints(t)
     ]
+    views = [
+        {
+            "view": v.qname,
+            "materialized": v.materialized,
+            "columns": len(v.columns),
+            "definition": v.definition,
+            "comment": v.comment or "",
+        }
+        for v in schema.views
+    ]
+    functions = [
+        dict(zip(("routine", "returns", "language", "options"), function_cells(f), strict=True))
+        | {"kind": f.kind}
+        for f in schema.functions
+    ]
+    triggers = [
+        {"table": t.qname, "trigger": g.name, "definition": trigger_text(g), "state": g.enabled}
+        for t in schema.tables
+        for g in t.triggers
+    ]
+    policies = [
+        dict(
+            zip(("command", "roles", "expressions"), policy_cells(p), strict=True),
+            table=t.qname,
+            policy=p.name,
+        )
+        for t in schema.tables
+        for p in t.policies
+    ]
     names = {
         "tables": ["table", "columns", "primary_key", "indexes", "constraints", "comment"],
         "columns": [
@@ -387,16 +446,40 @@ def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
         ],
         "indexes": ["table", "index", "unique", "method", "keys", "include", "where"],
         "constraints": ["table", "constraint", "type", "definition"],
+        "views": ["view", "materialized", "columns", "definition", "comment"],
+        "functions": ["routine", "kind", "returns", "language", "options"],
+        "triggers": ["table", "trigger", "definition", "state"],
+        "policies": ["table", "policy", "command", "roles", "expressions"],
     }
-    data = {"tables": tables, "columns": columns, "indexes": indexes, "constraints": constraints}
+    data = {
+        "tables": tables,
+        "columns": columns,
+        "indexes": indexes,
+        "constraints": constraints,
+        "views": views,
+        "functions": functions,
+        "triggers": triggers,
+        "policies": policies,
+    }
     return {k: pd.DataFrame(data[k], columns=names[k]) for k in names}
 
 
 def schema_counts(schema: Schema) -> str:
     """`3 tables, 1 enum, 2 sequences, 1 unmanaged object` (kinds with none left out)."""
     parts = [_plural(len(schema.tables), "table")]
+    views = [v for v in schema.views if not v.materialized]
+    matviews = [v for v in schema.views if v.materialized]
+    functions = [f for f in schema.functions if f.kind == "function"]
+    procedures = [f for f in schema.functions if f.kind == "procedure"]
     for items, word in (
+        (views, "view"),
+        (matviews, "materialized view"),
+        (functions, "function"),
+        (procedures, "procedure"),
         (schema.enums, "enum"),
+        (schema.domains, "domain"),
+        (schema.composite_types, "composite type"),
+        (schema.range_types, "range type"),
         (schema.sequences, "sequence"),
         (schema.extensions, "extension"),
         (schema.schemas, "schema"),
@@ -426,6 +509,12 @@ def _table_html(t: Table, open_: bool) -> str:
         facts.append(_plural(len(constraints), "constraint"))
     if t.unlogged:
         facts.append("unlogged")
+    if t.partition_by:
+        facts.append(f"partitioned by {t.partition_by}")
+    if t.partition_of:
+        facts.append(f"partition of {t.partition_of} {t.partition_bound}")
+    if t.row_level_security:
+        facts.append("row level security" + (" (forced)" if t.force_row_level_security else ""))
     summary = (
         f"<summary><b>{escape(t.qname)}</b> "
         f'<span class="lp-muted">{escape(" · ".join(facts))}</span></summary>'
@@ -449,14 +538,27 @@ def _table_html(t: Table, open_: bool) -> str:
         parts.append(
             _table(["constraint", "type", "definition"], constraints, cell_classes={2: "lp-code"})
         )
+    if t.triggers:
+        rows = [(g.name, trigger_text(g), g.enabled) for g in t.triggers]
+        parts.append(_table(["trigger", "definition", "state"], rows, cell_classes={1: "lp-code"}))
+    if t.policies:
+        rows = [(p.name, *policy_cells(p)) for p in t.policies]
+        parts.append(
+            _table(
+                ["policy", "for", "roles", "using / with check"],
+                rows,
+                cell_classes={3: "lp-code"},
+            )
+        )
     return (
         f'<details class="lp-table"{" open" if open_ else ""}>{summary}{"".join(parts)}</details>'
     )
 
 
 def schema_html(schema: Schema, *, limit: int | None = DEFAULT_LIMIT, style: bool = True) -> str:
-    """Tables (each with its columns, indexes and constraints), then enums, sequences,
-    extensions, and the objects Lockplane lists but does not manage."""
+    """Tables (each with its columns, indexes, constraints, triggers and policies), then views,
+    functions, domains, types, enums, sequences, extensions, and the objects Lockplane lists but
+    does not manage."""
     parts = [f'<div class="lp-head">Schema: {escape(schema_counts(schema))}</div>']
     tables = _limited(schema.tables, limit)
     open_ = len(tables) <= 10
@@ -464,6 +566,43 @@ def schema_html(schema: Schema, *, limit: int | None = DEFAULT_LIMIT, style: boo
     parts.append(_more(len(tables), len(schema.tables), "tables", limit))
     if not schema.tables:
         parts.append('<div class="lp-empty">No tables.</div>')
+    if schema.views:
+        rows = [
+            (v.qname, "materialized" if v.materialized else "view", v.definition)
+            for v in _limited(schema.views, limit)
+        ]
+        parts.append('<div class="lp-sub">Views</div>')
+        parts.append(_table(["view", "kind", "query"], rows, cell_classes={2: "lp-code"}))
+        parts.append(_more(len(rows), len(schema.views), "views", limit))
+    if schema.functions:
+        rows = [function_cells(f) for f in _limited(schema.functions, limit)]
+        parts.append('<div class="lp-sub">Functions and procedures</div>')
+        parts.append(
+            _table(["routine", "returns", "language", "options"], rows, cell_classes={1: "lp-code"})
+        )
+        parts.append(_more(len(rows), len(schema.functions), "functions", limit))
+    if schema.domains:
+        rows = [
+            (
+                d.qname,
+                d.type,
+                " ".join(
+                    (["NOT NULL"] if d.not_null else [])
+                    + ([f"DEFAULT {d.default}"] if d.default is not None else [])
+                    + [f"CHECK {c.expression}" for c in d.check_constraints]
+                ),
+            )
+            for d in schema.domains
+        ]
+        parts.append('<div class="lp-sub">Domains</div>')
+        parts.append(_table(["domain", "type", "constraints"], rows, cell_classes={2: "lp-code"}))
+    if schema.composite_types or schema.range_types:
+        rows = [
+            (c.qname, "composite", ", ".join(f"{a.name} {a.type}" for a in c.attributes))
+            for c in schema.composite_types
+        ] + [(r.qname, "range", f"of {r.subtype}") for r in schema.range_types]
+        parts.append('<div class="lp-sub">Types</div>')
+        parts.append(_table(["type", "kind", "definition"], rows, cell_classes={2: "lp-code"}))
     if schema.enums:
         parts.append('<div class="lp-sub">Enums</div>')
         parts.append(

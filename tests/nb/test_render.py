@@ -193,9 +193,67 @@ def test_schema_html_respects_the_limit() -> None:
     assert "users_email_idx" not in html  # posts sorts first; users is cut
 
 
+RICH = parse(
+    """{"functions": [{"name": "touch", "returns": "trigger", "language": "plpgsql",
+                     "body": "BEGIN RETURN NEW; END"}],
+    "views": [{"name": "adults", "definition": "SELECT id FROM people WHERE age >= 18"},
+              {"name": "counts", "materialized": true, "definition": "SELECT count(*) AS n FROM people"}],
+    "domains": [{"name": "age", "type": "integer", "check_constraints":
+                 [{"name": "age_check", "expression": "VALUE >= 0"}]}],
+    "tables": [
+      {"name": "events", "partition_by": "RANGE (at)",
+       "columns": [{"name": "at", "type": "date", "nullable": false}]},
+      {"name": "events_2024", "partition_of": "events",
+       "partition_bound": "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"},
+      {"name": "people", "row_level_security": true,
+       "columns": [{"name": "id", "type": "bigint"}, {"name": "age", "type": "age"}],
+       "triggers": [{"name": "people_touch", "timing": "BEFORE", "events": ["UPDATE"],
+                     "update_columns": ["age"], "for_each": "row", "function": "touch"}],
+       "policies": [{"name": "adults_only", "command": "SELECT", "using": "(age >= 18)"}]}]}"""
+)
+
+
+def test_schema_html_shows_every_managed_kind() -> None:
+    html = render.schema_html(RICH)
+    for expected in (
+        "Views",
+        "adults",
+        "materialized",
+        "Functions and procedures",
+        "touch()",
+        "plpgsql",
+        "Domains",
+        "CHECK VALUE &gt;= 0",
+        "partitioned by RANGE (at)",
+        "partition of events FOR VALUES FROM",
+        "row level security",
+        "BEFORE UPDATE OF age FOR EACH ROW EXECUTE touch()",
+        "adults_only",
+        "(age &gt;= 18)",
+    ):
+        assert expected in html, expected
+    assert render.schema_counts(RICH) == (
+        "3 tables, 1 view, 1 materialized view, 1 function, 1 domain"
+    )
+    frames = render.schema_frames(RICH)
+    assert list(frames["views"]["view"]) == ["adults", "counts"]
+    assert list(frames["triggers"]["trigger"]) == ["people_touch"]
+    assert list(frames["policies"]["command"]) == ["SELECT"]
+    assert list(frames["functions"]["routine"]) == ["touch()"]
+
+
 def test_schema_frames() -> None:
     frames = render.schema_frames(NEW)
-    assert list(frames) == ["tables", "columns", "indexes", "constraints"]
+    assert list(frames) == [
+        "tables",
+        "columns",
+        "indexes",
+        "constraints",
+        "views",
+        "functions",
+        "triggers",
+        "policies",
+    ]
     assert list(frames["tables"]["table"]) == ["posts", "users"]
     assert len(frames["columns"]) == 5
     assert list(frames["indexes"]["index"]) == ["users_email_idx"]
