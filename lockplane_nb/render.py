@@ -466,29 +466,7 @@ def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
 
 def schema_counts(schema: Schema) -> str:
     """`3 tables, 1 enum, 2 sequences, 1 unmanaged object` (kinds with none left out)."""
-    parts = [_plural(len(schema.tables), "table")]
-    views = [v for v in schema.views if not v.materialized]
-    matviews = [v for v in schema.views if v.materialized]
-    functions = [f for f in schema.functions if f.kind == "function"]
-    procedures = [f for f in schema.functions if f.kind == "procedure"]
-    for items, word in (
-        (views, "view"),
-        (matviews, "materialized view"),
-        (functions, "function"),
-        (procedures, "procedure"),
-        (schema.enums, "enum"),
-        (schema.domains, "domain"),
-        (schema.composite_types, "composite type"),
-        (schema.range_types, "range type"),
-        (schema.sequences, "sequence"),
-        (schema.extensions, "extension"),
-        (schema.schemas, "schema"),
-    ):
-        if items:
-            parts.append(_plural(len(items), word))
-    if schema.unmanaged:
-        parts.append(_plural(len(schema.unmanaged), "unmanaged object"))
-    return ", ".join(parts)
+    return schema.summary()
 
 
 def schema_text(schema: Schema) -> str:

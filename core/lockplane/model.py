@@ -731,6 +731,28 @@ class Schema(Model):
         )
         return self
 
+    def summary(self) -> str:
+        """`3 tables, 2 views, 1 function, 1 unmanaged object`: kinds with none left out."""
+        kinds: list[tuple[int, str]] = [
+            (len(self.tables), "table"),
+            (sum(not v.materialized for v in self.views), "view"),
+            (sum(v.materialized for v in self.views), "materialized view"),
+            (sum(f.kind == "function" for f in self.functions), "function"),
+            (sum(f.kind == "procedure" for f in self.functions), "procedure"),
+            (len(self.enums), "enum"),
+            (len(self.domains), "domain"),
+            (len(self.composite_types), "composite type"),
+            (len(self.range_types), "range type"),
+            (len(self.sequences), "sequence"),
+            (len(self.extensions), "extension"),
+            (len(self.schemas), "schema"),
+            (len(self.unmanaged), "unmanaged object"),
+        ]
+        parts = [
+            f"{n} {word}{'' if n == 1 else 's'}" for i, (n, word) in enumerate(kinds) if n or not i
+        ]
+        return ", ".join(parts)
+
     def table(self, schema: str, name: str) -> Table | None:
         return next((t for t in self.tables if t.schema_ == schema and t.name == name), None)
 

@@ -124,7 +124,7 @@ def prove(
             sample_from=sample_from,
             sample_rows=sample_rows,
         )
-        report.add("Current schema built on the shadow", True, f"{len(current.tables)} tables")
+        report.add("Current schema built on the shadow", True, current.summary())
         if sampled is not None:
             report.add("Sampled data copied", True, sampled.text())
         try:
