@@ -591,7 +591,7 @@ class Aggregate(Model):
         None, description="None: read_only."
     )
     minitcond: str | None = None
-    sortop: str | None = Field(None, description="As regoper prints it.")
+    sortop: str | None = Field(None, description="As OPERATOR(schema.op).")
     parallel: Literal["unsafe", "restricted", "safe"] = "unsafe"
     comment: str | None = None
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

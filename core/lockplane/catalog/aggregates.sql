@@ -24,7 +24,9 @@ SELECT n.nspname AS schema,
        a.aggmfinalextra AS mfinalfunc_extra,
        nullif(a.aggmfinalmodify, 'r') AS mfinalfunc_modify,
        a.aggminitval AS minitcond,
-       nullif(a.aggsortop, 0)::regoper::text AS sortop,
+       (SELECT format('OPERATOR(%I.%s)', opn.nspname, o.oprname)
+        FROM pg_operator o JOIN pg_namespace opn ON opn.oid = o.oprnamespace
+        WHERE o.oid = a.aggsortop) AS sortop,
        p.proparallel AS parallel,
        obj_description(p.oid, 'pg_proc') AS comment
 FROM pg_aggregate a

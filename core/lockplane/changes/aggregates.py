@@ -133,9 +133,11 @@ class DropAggregate(ObjectChange):
         return f"Drop aggregate {self.before.qname}{how}"
 
     def hazards(self) -> list[Hazard]:
-        if self.rebuilt is not None:  # created again in the same transaction
-            return []
-        return [hazard("LP108", f"Queries that call aggregate {self.before.qname} will fail")]
+        q = self.before.qname
+        if self.rebuilt is not None:
+            msg = f"Aggregate {q} is dropped and created again: queries that call it meanwhile fail"
+            return [hazard("LP108", msg)]
+        return [hazard("LP108", f"Queries that call aggregate {q} will fail")]
 
     def notes(self) -> list[str]:
         return ["Nothing in the schema calls it by the time it is dropped"]
