@@ -16,6 +16,7 @@ from lockplane.db import connect
 from lockplane.errors import LockplaneError
 from lockplane.introspect import introspect, introspect_url
 from lockplane.model import (
+    Aggregate,
     CheckConstraint,
     Column,
     CompositeAttribute,
@@ -580,8 +581,8 @@ def test_views_are_managed(schema: Schema) -> None:
 
 
 def test_functions_and_triggers_are_managed(schema: Schema) -> None:
-    """Functions and procedures left the inventory (aggregates stay), and so did the trigger of
-    a plain table (the partitioned table's stays with its table)."""
+    """Functions, procedures and aggregates left the inventory, and so did the trigger of a plain
+    table (the partitioned table's stays with its table)."""
     assert [(f.schema_, f.kind, f.name, f.identity) for f in schema.functions] == [
         ("app", "function", "add", "a integer, b integer"),
         ("public", "procedure", "noop", ""),
@@ -589,6 +590,9 @@ def test_functions_and_triggers_are_managed(schema: Schema) -> None:
         ("public", "function", "touch", ""),
     ]
     assert schema.functions[0].body == "SELECT a + b"
+    assert schema.aggregates == (
+        Aggregate(name="my_sum", arguments="integer", sfunc="int4pl", stype="integer"),
+    )
     customers = schema.table("public", "customers")
     assert customers is not None
     assert customers.triggers == (
@@ -626,7 +630,6 @@ def test_unmanaged_inventory(schema: Schema, server_version: int) -> None:
         return Unmanaged(kind=kind, schema=schema, name=name, on=on)
 
     expected = [
-        u("aggregate", "public", "my_sum(integer)"),
         u("collation", "app", "c_copy"),
         u("constraint include columns", "public", "odd_note", "odd_keys"),
         u("deferrable primary key", "public", "odd_keys_pkey", "odd_keys"),

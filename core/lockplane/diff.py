@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from .changes.aggregates import CreateAggregate, DropAggregate, SetAggregateComment
 from .changes.base import Change
 from .changes.column import AlterColumnType, column_changes
 from .changes.constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex
@@ -199,6 +200,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _user_types(old, new)
     changes += _sequences(old, new)
     changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
+    changes += _aggregates(old, new)
     changes += _views(old, new, changes)
     changes += _access(old, new)
     changes += _functions_and_triggers(old, new)
@@ -670,6 +672,36 @@ def _table_changes(
     return out
 
 
+def _aggregates(old: Schema, new: Schema) -> list[Change]:
+    """Aggregates pair up by identity arguments; a changed one, or one whose support function is
+    dropped or created again with another signature, is dropped and created again (the views
+    that call it are rebuilt around it by `_rebuild_reasons`)."""
+    new_functions = _by(new.functions, lambda f: f.key)
+    moved = {
+        name
+        for f in old.functions
+        if (g := new_functions.get(f.key)) is None or not replaceable(f, g)
+        for name in (f.name, obj(f.schema_, f.name).as_string(None))
+    }
+    d = diff_kind(_by(old.aggregates, lambda a: a.key), _by(new.aggregates, lambda a: a.key))
+    out: list[Change] = [CreateAggregate(a) for a in d.added]
+    out += [DropAggregate(a) for a in d.dropped]
+    for o, n in d.altered:
+        if o.model_copy(update={"comment": n.comment}) == n:
+            out.append(SetAggregateComment(n, o.comment, n.comment))
+        else:
+            out += [
+                DropAggregate(o, "its definition changes"),
+                CreateAggregate(n, "its definition changes"),
+            ]
+    for a in old.aggregates:
+        used = sorted(set(a.functions) & moved)
+        if a in new.aggregates and used:
+            why = f"function {used[0]} is created again"
+            out += [DropAggregate(a, why), CreateAggregate(a, why)]
+    return out
+
+
 def _rebuild_reasons(
     old: Schema, new: Schema, graph: Graph, changes: list[Change]
 ) -> dict[Node, str]:
@@ -680,7 +712,7 @@ def _rebuild_reasons(
     for c in changes:
         if isinstance(c, (AlterColumnType, DropColumn)):
             moved.setdefault((c.table.schema_, c.table.name), set()).add(c.before.name)
-        elif isinstance(c, ReplaceEnum):
+        elif isinstance(c, (ReplaceEnum, AddEnumValues)):  # the rollback of an add replaces
             for e in c.columns:
                 moved.setdefault((e.table.schema_, e.table.name), set()).add(e.column)
     news = _by(new.views, _qualified)
@@ -696,6 +728,14 @@ def _rebuild_reasons(
                 reasons[node] = f"table {qualified(schema, name)} is dropped"
             elif hit:
                 reasons[node] = f"column {qualified(schema, name)}.{hit[0]} changes"
+    for c in changes:  # Postgres refuses to drop an aggregate a view calls
+        if isinstance(c, DropAggregate):
+            a = c.before.name
+            name = re.escape(f'"{a}"' if needs_quotes(a) else a)
+            for v in old.views:
+                called = re.search(rf'(?<![\w$"]){name}\s*\(', v.definition)
+                if called and (v.schema_, v.name) in news:
+                    reasons[("view", v.schema_, v.name)] = f"aggregate {c.before.qname} changes"
     gone = {("view", v.schema_, v.name) for v in old.views if (v.schema_, v.name) not in news}
 
     def spread() -> None:
@@ -780,7 +820,7 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
         after = news.get((v.schema_, v.name))
         kept = {c.name for c in after.columns} if after is not None and after.columns else None
         lost = tuple(c.name for c in v.columns if kept is not None and c.name not in kept)
-        early = bool(reasons) and any(isinstance(c, ReplaceEnum) for c in changes)
+        early = bool(reasons) and any(isinstance(c, (ReplaceEnum, AddEnumValues)) for c in changes)
         drop_class = DropViewBeforeTypes if early else DropView
         out.append(drop_class(v, og.depth(node), _reads(old, og, v, stable), why, lost))
 

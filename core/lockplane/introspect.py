@@ -60,6 +60,7 @@ KINDS = (
     "views",
     "policies",
     "functions",
+    "aggregates",
     "triggers",
     "unmanaged",
 )
@@ -197,6 +198,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "tables": list(tables.values()),
             "views": list(views.values()),
             "functions": [_function(row) for row in rows["functions"]],
+            "aggregates": [_aggregate(row) for row in rows["aggregates"]],
             "unmanaged": unmanaged,
         }
     )
@@ -271,7 +273,44 @@ def _view(row: Row) -> dict[str, Any]:
 
 _VOLATILITY = {"v": "volatile", "s": "stable", "i": "immutable"}
 _PARALLEL = {"u": "unsafe", "r": "restricted", "s": "safe"}
+_MODIFY = {"r": "read_only", "s": "shareable", "w": "read_write"}
 _TRIGGER_ENABLED = {"O": "enabled", "D": "disabled", "R": "replica", "A": "always"}
+
+
+def _aggregate(row: Row) -> dict[str, Any]:
+    (
+        schema, name, arguments, hypothetical, sfunc, stype, sspace, finalfunc, finalfunc_extra,
+        finalfunc_modify, combinefunc, serialfunc, deserialfunc, initcond, msfunc, minvfunc,
+        mstype, msspace, mfinalfunc, mfinalfunc_extra, mfinalfunc_modify, minitcond, sortop,
+        parallel, comment,
+    ) = row  # fmt: skip
+    return {
+        "schema": schema,
+        "name": name,
+        "arguments": arguments,
+        "hypothetical": hypothetical,
+        "sfunc": sfunc,
+        "stype": stype,
+        "sspace": sspace,
+        "finalfunc": finalfunc,
+        "finalfunc_extra": finalfunc_extra,
+        "finalfunc_modify": _MODIFY.get(finalfunc_modify),
+        "combinefunc": combinefunc,
+        "serialfunc": serialfunc,
+        "deserialfunc": deserialfunc,
+        "initcond": initcond,
+        "msfunc": msfunc,
+        "minvfunc": minvfunc,
+        "mstype": mstype,
+        "msspace": msspace,
+        "mfinalfunc": mfinalfunc,
+        "mfinalfunc_extra": mfinalfunc_extra,
+        "mfinalfunc_modify": _MODIFY.get(mfinalfunc_modify),
+        "minitcond": minitcond,
+        "sortop": sortop,
+        "parallel": _PARALLEL[parallel],
+        "comment": comment,
+    }
 
 
 def _function(row: Row) -> dict[str, Any]:

@@ -557,6 +557,65 @@ class Function(Model):
         return f"{qualified(self.schema_, self.name)}({self.identity})"
 
 
+class Aggregate(Model):
+    """An aggregate (CREATE AGGREGATE), ordinary or ordered-set; overloads are told apart by
+    their identity arguments. Support functions are named as regproc prints them (qualified only
+    when not on the search path); types as format_type() prints them. Every option defaults to
+    what CREATE AGGREGATE picks when it is not given."""
+
+    schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
+    name: Name
+    arguments: str = Field(
+        "", description="As pg_get_function_arguments() prints them ('' for an aggregate of *)."
+    )
+    hypothetical: bool = Field(False, description="A hypothetical-set ordered-set aggregate.")
+    sfunc: str
+    stype: str
+    sspace: int = 0
+    finalfunc: str | None = None
+    finalfunc_extra: bool = False
+    finalfunc_modify: Literal["read_only", "shareable", "read_write"] | None = Field(
+        None, description="None: read_only, or read_write for an ordered-set aggregate."
+    )
+    combinefunc: str | None = None
+    serialfunc: str | None = None
+    deserialfunc: str | None = None
+    initcond: str | None = None
+    msfunc: str | None = None
+    minvfunc: str | None = None
+    mstype: str | None = None
+    msspace: int = 0
+    mfinalfunc: str | None = None
+    mfinalfunc_extra: bool = False
+    mfinalfunc_modify: Literal["read_only", "shareable", "read_write"] | None = Field(
+        None, description="None: read_only."
+    )
+    minitcond: str | None = None
+    sortop: str | None = Field(None, description="As OPERATOR(schema.op).")
+    parallel: Literal["unsafe", "restricted", "safe"] = "unsafe"
+    comment: str | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def identity(self) -> str:
+        return identity_arguments(self.arguments)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.schema_, self.name, self.identity)
+
+    @property
+    def qname(self) -> str:
+        return f"{qualified(self.schema_, self.name)}({self.identity or '*'})"
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """The support functions it names, as written."""
+        names = (self.sfunc, self.finalfunc, self.combinefunc, self.serialfunc)
+        names += (self.deserialfunc, self.msfunc, self.minvfunc, self.mfinalfunc)
+        return tuple(n for n in names if n is not None)
+
+
 class CompositeAttribute(Model):
     name: Name
     type: str = Field(description="Type exactly as format_type() prints it.")
@@ -683,6 +742,7 @@ class Schema(Model):
     sequences: tuple[Sequence, ...] = ()
     tables: tuple[Table, ...] = ()
     functions: tuple[Function, ...] = Field((), description="Functions and procedures.")
+    aggregates: tuple[Aggregate, ...] = ()
     views: tuple[View, ...] = Field((), description="Views and materialized views.")
     unmanaged: tuple[Unmanaged, ...] = Field(
         (), description="Read-only inventory of objects Lockplane does not manage; never dropped."
@@ -699,7 +759,7 @@ class Schema(Model):
         used |= {d.schema_ for d in self.domains} | {f.schema_ for f in self.functions}
         used |= {x.schema_ for x in (*self.composite_types, *self.range_types)}
         used |= {s.schema_ for s in self.sequences} | {x.schema_ for x in self.extensions}
-        used |= {v.schema_ for v in self.views}
+        used |= {v.schema_ for v in self.views} | {a.schema_ for a in self.aggregates}
         names = sorted((set(self.schemas) | used) - {DEFAULT_SCHEMA})
         object.__setattr__(self, "schemas", tuple(names))
         kinds = ("extensions", "enums", "domains", "composite_types", "range_types")
@@ -716,6 +776,11 @@ class Schema(Model):
         if dup_f is not None:
             raise ValueError(f"{dup_f.kind} {dup_f.qname!r} appears twice")
         object.__setattr__(self, "functions", functions)
+        aggregates = tuple(sorted(self.aggregates, key=lambda a: a.key))
+        dup_a = next((a for a, b in itertools.pairwise(aggregates) if a.key == b.key), None)
+        if dup_a is not None:
+            raise ValueError(f"aggregate {dup_a.qname!r} appears twice")
+        object.__setattr__(self, "aggregates", aggregates)
         clash = {(t.schema_, t.name) for t in self.tables} & {
             (v.schema_, v.name) for v in self.views
         }

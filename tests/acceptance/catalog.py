@@ -113,6 +113,27 @@ WHERE t.typtype = 'd' AND {_USER_NAMESPACE}
 ORDER BY 1
 """
 
+_AGGREGATES_SQL = f"""
+SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+       array[a.aggkind::text, a.aggnumdirectargs::text, a.aggtransfn::regprocedure::text,
+             a.aggtranstype::regtype::text, a.aggtransspace::text,
+             a.aggfinalfn::regprocedure::text, a.aggfinalextra::text, a.aggfinalmodify::text,
+             a.aggcombinefn::regprocedure::text, a.aggserialfn::regprocedure::text,
+             a.aggdeserialfn::regprocedure::text, coalesce(a.agginitval, '<null>'),
+             a.aggmtransfn::regprocedure::text, a.aggminvtransfn::regprocedure::text,
+             a.aggmtranstype::regtype::text, a.aggmtransspace::text,
+             a.aggmfinalfn::regprocedure::text, a.aggmfinalextra::text,
+             a.aggmfinalmodify::text, coalesce(a.aggminitval, '<null>'),
+             a.aggsortop::regoperator::text, p.proparallel::text],
+       obj_description(p.oid, 'pg_proc')
+FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE {_USER_NAMESPACE}
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                  AND d.objid = p.oid AND d.deptype = 'e')
+ORDER BY 1
+"""
+
 _FUNCTIONS_SQL = f"""
 SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
        pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc')
@@ -324,6 +345,8 @@ def snapshot(url: str) -> dict[str, Any]:
         }
         cur.execute(_FUNCTIONS_SQL)
         functions = {r[0]: {"comment": r[2], "definition": r[1]} for r in cur.fetchall()}
+        cur.execute(_AGGREGATES_SQL)
+        aggregates = {r[0]: {"comment": r[2], "definition": list(r[1])} for r in cur.fetchall()}
         cur.execute(_TRIGGERS_SQL)
         triggers = {
             r[0]: {"comment": r[3], "definition": r[1], "enabled": r[2]} for r in cur.fetchall()
@@ -424,6 +447,7 @@ def snapshot(url: str) -> dict[str, Any]:
             for r in cur.fetchall()
         }
     return {
+        "aggregates": aggregates,
         "composite_types": composite_types,
         "domains": domains,
         "enums": enums,

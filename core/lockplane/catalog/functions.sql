@@ -1,4 +1,4 @@
--- Functions and procedures (aggregates and window functions stay unmanaged), printed the way
+-- Functions and procedures (aggregates.sql reads aggregates; window functions stay unmanaged), printed the way
 -- PostgreSQL prints them. body is prosrc, or for an SQL-standard body (BEGIN ATOMIC / RETURN)
 -- what pg_get_function_sqlbody prints. cost and rows only where they differ from what CREATE
 -- FUNCTION picks. Extension members and the constructors of range types (deptype 'i') are left

@@ -104,13 +104,13 @@ FROM rel r
 JOIN pg_rewrite rw ON rw.ev_class = r.oid
 WHERE rw.rulename <> '_RETURN'
 UNION ALL
-SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' ELSE 'window function' END,
+SELECT 'window function',
        s.nspname,
        p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        NULL
 FROM pg_proc p
 JOIN scoped_ns s ON s.oid = p.pronamespace
-WHERE p.prokind IN ('a', 'w')  -- functions.sql reads functions and procedures
+WHERE p.prokind = 'w'  -- functions.sql reads functions and procedures, aggregates.sql aggregates
   AND NOT EXISTS (  -- nor the constructors PostgreSQL makes for a range type (deptype 'i')
   SELECT FROM pg_depend dep
   WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i')

@@ -29,7 +29,7 @@ from psycopg import sql
 from ..errors import PlanError
 from ..model import ForeignKey, Schema, Table
 from ..plan import Hazard, LockMode, Step
-from ..sqlnames import Ident, col
+from ..sqlnames import Ident, col, obj
 from .base import Change, ObjectChange, Phase, data_loss, hazard
 from .constraint import AddConstraint
 from .ddl import constraint_def, table_name
@@ -95,7 +95,16 @@ class CreatePartition(ObjectChange):
         return None if self.parent_new else "ACCESS EXCLUSIVE"
 
     def tables(self) -> tuple[str, ...]:
-        return () if self.parent_new else _names(self.parent, self.default)
+        """The parent, its default partition, and the tables the parent's foreign keys reference:
+        cloning a foreign key onto the partition locks those (SHARE ROW EXCLUSIVE)."""
+        if self.parent_new:
+            return ()
+        refs = {
+            obj(f.referenced_schema, f.referenced_table).as_string(None)
+            for f in self.parent.foreign_keys
+        }
+        named = _names(self.parent, self.default)
+        return named + tuple(sorted(refs - set(named)))
 
     def hazards(self) -> list[Hazard]:
         if self.parent_new:
