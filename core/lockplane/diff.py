@@ -680,7 +680,7 @@ def _rebuild_reasons(
     for c in changes:
         if isinstance(c, (AlterColumnType, DropColumn)):
             moved.setdefault((c.table.schema_, c.table.name), set()).add(c.before.name)
-        elif isinstance(c, ReplaceEnum):
+        elif isinstance(c, (ReplaceEnum, AddEnumValues)):  # the latter's rollback replaces
             for e in c.columns:
                 moved.setdefault((e.table.schema_, e.table.name), set()).add(e.column)
     news = _by(new.views, _qualified)
@@ -780,7 +780,7 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
         after = news.get((v.schema_, v.name))
         kept = {c.name for c in after.columns} if after is not None and after.columns else None
         lost = tuple(c.name for c in v.columns if kept is not None and c.name not in kept)
-        early = bool(reasons) and any(isinstance(c, ReplaceEnum) for c in changes)
+        early = bool(reasons) and any(isinstance(c, (ReplaceEnum, AddEnumValues)) for c in changes)
         drop_class = DropViewBeforeTypes if early else DropView
         out.append(drop_class(v, og.depth(node), _reads(old, og, v, stable), why, lost))
 
