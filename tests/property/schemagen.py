@@ -9,7 +9,10 @@ Postgres refuses.
 Extending it with an object kind (views, functions, triggers, policies...) is three additions:
 a frozen dataclass with `ddl()` (and `depends_on()` names, so dropping a table drops its users),
 an `extras` strategy in `EXTRA_STRATEGIES`, and edits in `EDITS`. Extras render after tables,
-FKs and indexes, in the order they are listed in `Schema.extras`.
+FKs and indexes, in the order they are listed in `Schema.extras`. Views are the first such kind
+(`View`): plain and materialized, over tables and over earlier views; the edits that remove a
+column or a relation prune the views that read it (`_pruned`), as a person editing the target
+schema would have to.
 """
 
 from __future__ import annotations
