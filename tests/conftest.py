@@ -30,14 +30,21 @@ def fresh_db(pg_url: str) -> Iterator[Callable[[], str]]:
     """Factory: each call creates an empty database `lp_test_<hex>` and returns its URL.
 
     Module-scoped so a module can build one database and run many tests against it; every
-    database made is dropped WITH (FORCE) when the module's tests are done.
+    database made is emptied for reuse (or dropped) when the module's tests are done.
     """
     created: list[str] = []
 
     def create() -> str:
-        created.append(servers.create_database(pg_url))
+        created.append(servers.take_database(pg_url))
         return created[-1]
 
     yield create
     for url in created:
-        servers.drop_database(pg_url, url)
+        servers.give_back(pg_url, url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_pool() -> Iterator[None]:
+    """Scratch databases are emptied and reused during the session, dropped at its end."""
+    yield
+    servers.drain()

@@ -15,7 +15,14 @@ import pytest
 
 from lockplane import apply_plan, introspect_url, make_plan
 from lockplane.cli import main
-from lockplane.errors import ApplyFailed, DriftError, LockBusy, ShadowRefused, UnsafePlan
+from lockplane.errors import (
+    ApplyFailed,
+    DriftError,
+    LockBusy,
+    LockplaneError,
+    ShadowRefused,
+    UnsafePlan,
+)
 from lockplane.executor import ADVISORY_KEY
 from lockplane.model import Schema
 
@@ -52,6 +59,29 @@ def test_apply_records_the_run_in_the_ledger(fresh_db: Callable[[], str]) -> Non
     )
     assert ledger == [("applied", plan.source_fingerprint, plan.target_fingerprint)]
     assert introspect_url(db).table("public", "users").column("age") is not None  # type: ignore[union-attr]
+
+
+def test_rollback_rehearsed_by_the_forward_proof(fresh_db: Callable[[], str]) -> None:
+    """The forward proof rehearsed the rollback, so applying that rollback with the forward
+    report skips a second proof; a report that did not rehearse the plan is refused."""
+    db, shadow = fresh_db(), fresh_db()
+    setup(db, BASE)
+    plan = make_plan(
+        introspect_url(db), schema_of(fresh_db, BASE + "ALTER TABLE users ADD COLUMN age int;")
+    )
+    forward = apply_plan(plan, db, shadow_url=shadow)
+    other = make_plan(
+        introspect_url(db), schema_of(fresh_db, BASE + "ALTER TABLE users ADD COLUMN nick text;")
+    )
+    with pytest.raises(LockplaneError, match="did not rehearse this plan"):
+        apply_plan(other, db, shadow_url=shadow, proven=forward.shadow, allow_destructive=True)
+    undo = apply_plan(
+        plan.reverse(), db, shadow_url=shadow, proven=forward.shadow, allow_destructive=True
+    )
+    assert undo.verified and [c.name for c in undo.shadow.checks] == [
+        "Rehearsed on the shadow as the rollback of the proven plan"
+    ]
+    assert introspect_url(db).table("public", "users").column("age") is None  # type: ignore[union-attr]
 
 
 def test_drift_is_refused_and_explained(fresh_db: Callable[[], str]) -> None:

@@ -39,7 +39,7 @@ from .introspect import introspect, opt_in
 from .model import Schema
 from .plan import Plan
 from .preflight import DEFAULT_TIMEOUT, PreflightReport, preflight_plan
-from .proof import ShadowReport, prove
+from .proof import ShadowReport, prove, rehearsed
 from .shadow import Shadow
 from .sqlnames import obj
 from .units import (
@@ -144,6 +144,7 @@ def apply_plan(
     preflight_timeout: float = DEFAULT_TIMEOUT,
     preflight_url: str | None = None,
     shadow_sample: int = 0,
+    proven: ShadowReport | None = None,
 ) -> ApplyResult:
     """Apply `plan` to the database at `database_url`, proving it on `shadow_url` first.
 
@@ -154,6 +155,8 @@ def apply_plan(
     `lock_timeout` and `statement_timeout` are Postgres durations ("2s", "500ms", "0" for
     none); `retry_budget` is in seconds. `progress(n, total, description)` is called as step n
     starts (again when its unit is retried); `on_retry` gets each wait for a lock as it begins.
+    `proven` is the shadow report of the plan this one rolls back: that proof rehearsed this
+    plan already, so the shadow is not used again (a report that did not is refused).
     """
     if plan.is_empty:
         return ApplyResult(0, 0, None, ShadowReport(), True, "No changes: nothing to apply.")
@@ -179,7 +182,10 @@ def apply_plan(
             )
             if not checked.ok:
                 raise PreflightFailed(checked.failure_message(), checked)
-        report = prove(plan, live, shadow, sample_from=database_url, sample_rows=shadow_sample)
+        if proven is None:
+            report = prove(plan, live, shadow, sample_from=database_url, sample_rows=shadow_sample)
+        else:
+            report = rehearsed(proven, plan)
         applied_at = datetime.now(timezone.utc)
         started = time.monotonic()
         run = _apply_for_real(

@@ -40,6 +40,7 @@ class ShadowReport:
     reached: Schema | None = None  # what the plan produced on the shadow
     observations: list[StepObservation] = field(default_factory=list)
     rollback_observations: list[StepObservation] = field(default_factory=list)
+    rollback: Plan | None = None  # the rollback rehearsed, once seen to return to the start
 
     @property
     def ok(self) -> bool:
@@ -169,4 +170,24 @@ def prove(
                 report,
             )
         report.add("Rollback returns to the start", True)
+        report.rollback = plan.reverse()
+    return report
+
+
+def rehearsed(proven: ShadowReport, rollback: Plan) -> ShadowReport:
+    """The proof of a rollback that its forward plan's proof already rehearsed on the shadow
+    (applied after the plan and seen to return to the start), so it is not rehearsed again.
+
+    Refuses a report that did not rehearse exactly this plan."""
+    if proven.rollback is None or proven.rollback != rollback:
+        raise LockplaneError(
+            "the given shadow proof did not rehearse this plan as its rollback; "
+            "apply it with a shadow proof of its own"
+        )
+    report = ShadowReport(reached=rollback.target, observations=list(proven.rollback_observations))
+    report.add(
+        "Rehearsed on the shadow as the rollback of the proven plan",
+        True,
+        f"{len(rollback.steps)} steps",
+    )
     return report

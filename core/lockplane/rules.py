@@ -340,6 +340,17 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "LP311",
+        "domain-scan-blocks-writes",
+        "BLOCKING_LOCK",
+        "warning",
+        "SET NOT NULL, a validated check or VALIDATE CONSTRAINT on a domain that columns use.",
+        "Every table with a column of the domain is scanned under a SHARE lock: their INSERTs, "
+        "UPDATEs and DELETEs wait until the last one is checked.",
+        "Postgres has no online form: Lockplane adds a new check NOT VALID (no scan); run the "
+        "VALIDATE or SET NOT NULL in a quiet window.",
+    ),
+    Rule(
         "LP320",
         "partition-lock-blocks",
         "BLOCKING_LOCK",

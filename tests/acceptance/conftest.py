@@ -1,7 +1,7 @@
 """Acceptance fixtures: a per-test factory of scratch databases on the shared test server.
 
 The shared `fresh_db` fixture is module-scoped, which would keep hundreds of case databases
-alive until the module ends; acceptance cases drop theirs as soon as each test finishes.
+alive until the module ends; acceptance cases give theirs back as soon as each test finishes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 from psycopg import sql
-from servers import create_database, drop_database
+from servers import give_back, take_database
 
 ROLES = ("lp_reader", "lp_writer", "lp_owner")
 """Roles the cases grant to, name in policies and hand tables to. Roles are cluster-wide, so
@@ -45,13 +45,13 @@ def cluster_roles(pg_url: str) -> tuple[str, ...]:
 
 @pytest.fixture
 def scratch_db(pg_url: str, cluster_roles: tuple[str, ...]) -> Iterator[Callable[[], str]]:
-    """Call it to get a fresh empty database URL; all of them are dropped (FORCE) at teardown."""
+    """Call it to get a fresh empty database URL; all of them are emptied for reuse at teardown."""
     made: list[str] = []
 
     def make() -> str:
-        made.append(create_database(pg_url, prefix="lp_acc"))
+        made.append(take_database(pg_url, prefix="lp_acc"))
         return made[-1]
 
     yield make
     for url in made:
-        drop_database(pg_url, url)
+        give_back(pg_url, url)

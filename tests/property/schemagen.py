@@ -9,7 +9,10 @@ Postgres refuses.
 Extending it with an object kind (views, functions, triggers, policies...) is three additions:
 a frozen dataclass with `ddl()` (and `depends_on()` names, so dropping a table drops its users),
 an `extras` strategy in `EXTRA_STRATEGIES`, and edits in `EDITS`. Extras render after tables,
-FKs and indexes, in the order they are listed in `Schema.extras`.
+FKs and indexes, in the order they are listed in `Schema.extras`. Views are the first such kind
+(`View`): plain and materialized, over tables and over earlier views; the edits that remove a
+column or a relation prune the views that read it (`_pruned`), as a person editing the target
+schema would have to.
 """
 
 from __future__ import annotations
@@ -213,6 +216,56 @@ class Schema:
         return "\n".join(out) + ("\n" if out else "")
 
 
+@dataclass(frozen=True)
+class View:
+    """A plain or materialized view in `public` over a table or an earlier view (by its
+    qualified name), selecting some of its columns, maybe filtered on the first of them."""
+
+    name: str
+    source: str
+    columns: tuple[str, ...]
+    materialized: bool = False
+    filtered: bool = False
+
+    def ddl(self) -> str:
+        kind = "MATERIALIZED VIEW" if self.materialized else "VIEW"
+        where = f" WHERE {self.columns[0]} IS NOT NULL" if self.filtered else ""
+        select = f"SELECT {', '.join(self.columns)} FROM {self.source}{where}"
+        return f"CREATE {kind} {self.name} AS {select};"
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (self.source,)
+
+
+def _pruned(extras: tuple[Any, ...], gone: set[str], lost: dict[str, set[str]]) -> tuple[Any, ...]:
+    """`extras` once the objects named in `gone` and the columns in `lost` (object -> column
+    names) no longer exist: a view loses those columns, and goes when none is left or its
+    source went; what it lost or whether it went passes on to the views over it."""
+    out = []
+    for x in extras:
+        if any(d in gone for d in x.depends_on()):
+            gone.add(x.name)
+            continue
+        if isinstance(x, View):
+            missing = lost.get(x.source, set()) & set(x.columns)
+            if missing:
+                kept = tuple(c for c in x.columns if c not in missing)
+                if not kept:
+                    gone.add(x.name)
+                    continue
+                lost[x.name] = missing
+                x = replace(x, columns=kept)
+        out.append(x)
+    return tuple(out)
+
+
+def _sources(schema: Schema) -> list[tuple[str, tuple[str, ...]]]:
+    """What a new view may select from: (qualified name, its columns) of tables and views."""
+    return [(t.qname, tuple(c.name for c in t.columns)) for t in schema.tables] + [
+        (v.name, v.columns) for v in schema.extras if isinstance(v, View)
+    ]
+
+
 # --- strategies for a whole schema --------------------------------------------------------------
 
 
@@ -372,7 +425,37 @@ def domains(draw: st.DrawFn, name: str) -> tuple[str, bool, str | None, bool]:
     return (name, draw(st.booleans()), default, draw(st.booleans()))
 
 
-EXTRA_STRATEGIES: list[Callable[[Schema], st.SearchStrategy[Schema]]] = []
+VIEW_NAMES = ("v1", "v2", "v3")
+
+
+@st.composite
+def view_over(draw: st.DrawFn, schema: Schema) -> Schema:
+    """`schema` with one more view (a third of them materialized) over a table or a view."""
+    free = [n for n in VIEW_NAMES if all(x.name != n for x in schema.extras)]
+    sources = _sources(schema)
+    if not free or not sources:
+        raise NotApplicable
+    source, names = draw(st.sampled_from(sources))
+    picked = set(draw(st.lists(st.sampled_from(names), min_size=1, unique=True)))
+    view = View(
+        name=free[0],
+        source=source,
+        columns=tuple(c for c in names if c in picked),
+        materialized=draw(st.integers(0, 2)) == 0,
+        filtered=draw(st.booleans()),
+    )
+    return replace(schema, extras=(*schema.extras, view))
+
+
+@st.composite
+def views(draw: st.DrawFn, schema: Schema) -> Schema:
+    """Zero to three views, later ones sometimes over earlier ones."""
+    for _ in range(draw(st.integers(0, 3))):
+        schema = draw(view_over(schema))
+    return schema
+
+
+EXTRA_STRATEGIES: list[Callable[[Schema], st.SearchStrategy[Schema]]] = [views]
 """Strategies that add other object kinds (views, functions...) to a generated schema."""
 
 
@@ -406,8 +489,7 @@ def drop_table(draw: st.DrawFn, schema: Schema) -> Schema:
         for t in schema.tables
         if t.name != table.name
     )
-    extras = tuple(x for x in schema.extras if table.qname not in x.depends_on())
-    return replace(schema, tables=kept, extras=extras)
+    return replace(schema, tables=kept, extras=_pruned(schema.extras, {table.qname}, {}))
 
 
 def add_table(draw: st.DrawFn, schema: Schema) -> Schema:
@@ -432,7 +514,8 @@ def drop_column(draw: st.DrawFn, schema: Schema) -> Schema:
     if len(table.columns) < 2:
         raise NotApplicable
     name = draw(st.sampled_from([c.name for c in table.columns]))
-    schema = _put(schema, table.without_column(name))
+    extras = _pruned(schema.extras, set(), {table.qname: {name}})
+    schema = replace(_put(schema, table.without_column(name)), extras=extras)
     dropped = {k for k in table.key_columns() if name in k}
     tables = tuple(
         replace(
@@ -635,8 +718,37 @@ def move_table(draw: st.DrawFn, schema: Schema) -> Schema:
     table = _pick_table(draw, schema)
     if schema.referenced(table.qname) or table.foreign_keys:
         raise NotApplicable
+    if any(table.qname in x.depends_on() for x in schema.extras):
+        raise NotApplicable
     other = next(s for s in SCHEMAS if s != table.schema)
     return _put(schema, replace(table, schema=other))
+
+
+def add_view(draw: st.DrawFn, schema: Schema) -> Schema:
+    return draw(view_over(schema))
+
+
+def edit_view(draw: st.DrawFn, schema: Schema) -> Schema:
+    """A view's query changes (columns or filter), it turns (non-)materialized, or it goes
+    (with the views over it)."""
+    options = [x for x in schema.extras if isinstance(x, View)]
+    if not options:
+        raise NotApplicable
+    view = draw(st.sampled_from(options))
+    what = draw(st.sampled_from(("columns", "filter", "materialized", "drop")))
+    if what == "drop":
+        return replace(schema, extras=_pruned(schema.extras, {view.name}, {}))
+    if what == "filter":
+        changed = replace(view, filtered=not view.filtered)
+    elif what == "materialized":
+        changed = replace(view, materialized=not view.materialized)
+    else:
+        names = dict(_sources(schema))[view.source]
+        picked = set(draw(st.lists(st.sampled_from(names), min_size=1, unique=True)))
+        changed = replace(view, columns=tuple(c for c in names if c in picked))
+    extras = tuple(changed if x is view else x for x in schema.extras)
+    lost = {view.name: set(view.columns) - set(changed.columns)}
+    return replace(schema, extras=_pruned(extras, set(), lost))
 
 
 EDITS: list[Callable[[st.DrawFn, Schema], Schema]] = [
@@ -659,6 +771,8 @@ EDITS: list[Callable[[st.DrawFn, Schema], Schema]] = [
     alter_domain,
     sequence_edit,
     move_table,
+    add_view,
+    edit_view,
 ]
 """Each edit takes a schema and returns a changed one, or raises NotApplicable."""
 

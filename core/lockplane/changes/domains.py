@@ -30,6 +30,13 @@ def _check_sql(c: DomainCheck) -> sql.Composable:
     return sql.SQL("CONSTRAINT {} CHECK ({})").format(Ident(c.name), sql.SQL(c.expression))
 
 
+def _scan(domain: str, users: tuple[str, ...]) -> Hazard:
+    """The SHARE locks a scan of a domain's columns holds on the tables using it."""
+    return hazard(
+        "LP311", f"Scanning domain {domain} holds SHARE on {', '.join(users)}: writes wait"
+    )
+
+
 @dataclass(frozen=True)
 class CreateDomain(ObjectChange):
     after: Domain
@@ -196,7 +203,8 @@ class SetDomainNotNull(ObjectChange):
             if not self.users:
                 return []
             return [
-                hazard("LP202", f"SET NOT NULL on domain {q} fails if a column of it holds NULL")
+                hazard("LP202", f"SET NOT NULL on domain {q} fails if a column of it holds NULL"),
+                _scan(q, self.users),
             ]
         return [hazard("LP402", f"Readers of columns of domain {q} must now expect NULL values")]
 
@@ -250,7 +258,7 @@ class AddDomainCheck(Change):
         out = [hazard("LP507", f"Domain {q} gets check constraint {self.check.name}")]
         if self.lock():
             msg = f"Check {self.check.name} fails if a stored value of domain {q} violates it"
-            out.append(hazard("LP204", msg))
+            out += [hazard("LP204", msg), _scan(q, self.users)]
         return out
 
     def notes(self) -> list[str]:
@@ -301,7 +309,7 @@ class ValidateDomainCheck(Change):
         if not self.users:
             return []
         msg = f"Check {self.check.name} fails if a stored value of domain {self.domain.qname} violates it"
-        return [hazard("LP204", msg)]
+        return [hazard("LP204", msg), _scan(self.domain.qname, self.users)]
 
     def notes(self) -> list[str]:
         return ["Every column of the domain is scanned under SHARE: writes wait meanwhile"]

@@ -191,9 +191,10 @@ class DropView(ObjectChange):
 
 @dataclass(frozen=True)
 class DropViewBeforeTypes(DropView):
-    """A drop in a plan that replaces an enum under a view: ALTER_ENUM runs before DROP_VIEW,
-    and Postgres refuses to retype a column a view reads, so this plan's view drops all come
-    first (the enum phase's creates do not care; dependents still go first by key)."""
+    """A drop in a plan that replaces an enum under a view (or adds values to one, whose
+    rollback replaces it): ALTER_ENUM runs before DROP_VIEW, and Postgres refuses to retype a
+    column a view reads, so this plan's view drops all come first (the enum phase's creates do
+    not care; dependents still go first by key)."""
 
     phase = Phase.CREATE_ENUM
 
