@@ -939,9 +939,22 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     def read(f: Function) -> tuple[str, ...]:  # parsing an SQL-standard body locks its tables
         return mentions(f.body, kept) if f.sql_body else ()
 
+    # An SQL-standard body that calls a late function (or one among the views) waits for it too.
+    late: set[Node] = set()
+    with_views: set[Node] = set()
+    for f in sorted(
+        new.functions, key=lambda f: (ng.depth(("function", f.schema_, f.name)), f.key)
+    ):
+        node: Node = ("function", f.schema_, f.name)
+        calls = ng.dependencies(node) if f.sql_body else frozenset()
+        if mentions(typed(f), created) or calls & late:
+            late.add(node)
+        if mentions(typed(f), views_created) or calls & with_views:
+            with_views.add(node)
+
     def create(f: Function) -> CreateFunction:
-        late, views = bool(mentions(typed(f), created)), bool(mentions(typed(f), views_created))
-        return CreateFunction(f, late, read(f), views, ng.depth(("function", f.schema_, f.name)))
+        node: Node = ("function", f.schema_, f.name)
+        return CreateFunction(f, node in late, read(f), node in with_views, ng.depth(node))
 
     def drop(f: Function) -> DropFunction:
         early, views = bool(mentions(typed(f), dropped)), bool(mentions(typed(f), views_dropped))
@@ -1015,5 +1028,6 @@ def _around_functions(o: Table, n: Table, uses: Callable[[Table, str, str], bool
             out += [DropConstraint(core(o), k, incidental=True), AddConstraint(core(n), k)]
     for i in o.indexes:
         if i in n.indexes and uses(o, "index", i.name):
-            out += [DropIndex(core(o), i, replaced=True), CreateIndex(core(n), i)]
+            # not `replaced`: an online swap would build the new index before the function exists
+            out += [DropIndex(core(o), i), CreateIndex(core(n), i)]
     return out

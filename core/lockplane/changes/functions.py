@@ -313,7 +313,7 @@ class DropDefaultAround(SetDefault):
         return f"Drop default of column {self.target} (set again after its function)"
 
     def hazards(self) -> list[Hazard]:
-        return []
-
-    def notes(self) -> list[str]:
-        return ["Set again in the same plan; only inserts in between miss it"]
+        if self.after.default is not None:
+            return []
+        msg = f"The default of {self.target} is dropped until its function is created again"
+        return [hazard("LP406", msg)]
