@@ -170,9 +170,7 @@ def test_parsed_graph_contains_every_pg_depend_function_edge(fresh_db: Callable[
     graph = Graph(introspect_url(url))
     kinds = {r[0] for r in recorded}
     assert kinds == {"view", "function", "default", "index"}, recorded
-    missing = [
-        r for r in recorded if ("function", r[3], r[4]) not in graph.dependencies(r[:3])
-    ]
+    missing = [r for r in recorded if ("function", r[3], r[4]) not in graph.dependencies(r[:3])]
     assert not missing
     # an SQL-standard body's table edge, which pg_depend records against the function too
     assert ("table", "app", "accounts") in graph.dependencies(("function", "public", "total"))

@@ -330,12 +330,17 @@ class Graph:
 
 def recreated_functions(old: Schema, new: Schema) -> set[Node]:
     """The function nodes of `old` with an overload that is dropped or whose signature or result
-    changes (a DROP FUNCTION, which Postgres refuses while anything uses it): what uses them is
-    dropped before and created again after."""
+    changes (a DROP FUNCTION, which Postgres refuses while anything uses it), and the functions
+    whose SQL-standard bodies call those (Postgres records that dependency, so they go too):
+    what uses them is dropped before and created again after."""
     news = {f.key: f for f in new.functions}
     out: set[Node] = set()
     for f in old.functions:
         n = news.get(f.key)
         if n is None or not replaceable(f, n):
             out.add(("function", f.schema_, f.name))
+    graph = Graph(old)
+    callers = [("function", f.schema_, f.name) for f in old.functions if f.sql_body]
+    while grown := {c for c in callers if c not in out and graph.dependencies(c) & out}:
+        out |= grown
     return out

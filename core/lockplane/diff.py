@@ -976,6 +976,11 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         c = create(n)
         out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
     recreated = recreated_functions(old, new)
+    # An unchanged SQL-standard function that calls a recreated one goes and comes back with it.
+    for f in old.functions:
+        node = ("function", f.schema_, f.name)
+        if f.sql_body and f in new.functions and node in recreated:
+            out += [replace(drop(f), with_views=True), replace(create(f), with_views=True)]
 
     def uses(t: Table, kind: str, name: str) -> bool:
         return bool(og.dependencies((kind, t.schema_, f"{t.name}.{name}")) & recreated)
