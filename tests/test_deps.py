@@ -109,3 +109,70 @@ def test_depth_orders_dependencies_first_and_breaks_cycles() -> None:
 def test_columns_used_names_only_columns_in_the_text() -> None:
     g = Graph(_schema(("v", "SELECT t.b FROM t")))
     assert g.columns_used(("view", "public", "v")) == {("public", "t"): frozenset({"b"})}
+
+
+FUNCTION_SCHEMA = """
+CREATE SCHEMA app;
+CREATE TABLE app.accounts (id bigint PRIMARY KEY, email text, balance numeric);
+CREATE FUNCTION app.norm(t text) RETURNS text LANGUAGE sql IMMUTABLE RETURN lower(t);
+CREATE FUNCTION total() RETURNS numeric LANGUAGE sql STABLE
+  RETURN (SELECT sum(balance) FROM app.accounts);
+CREATE FUNCTION "Twice Total"() RETURNS numeric LANGUAGE sql STABLE
+  BEGIN ATOMIC SELECT total() * 2; END;
+CREATE FUNCTION new_code() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN 'x'; END $$;
+CREATE TABLE codes (id bigint, code text DEFAULT new_code(), email text);
+CREATE INDEX codes_email ON codes (app.norm(email)) WHERE app.norm(email) <> '';
+CREATE VIEW app.summary AS SELECT "Twice Total"() AS t, app.norm('A') AS n;
+"""
+
+# Every function an object depends on, by (kind, schema, name) as the graph names its source:
+# views through their rewrite rule, SQL-standard bodies through the function itself, defaults
+# and indexes through pg_attrdef / pg_class rows of their table.
+PG_DEPEND_FUNCTION_EDGES = """
+SELECT DISTINCT
+  CASE d.classid
+    WHEN 'pg_rewrite'::regclass THEN 'view'
+    WHEN 'pg_proc'::regclass THEN 'function'
+    WHEN 'pg_attrdef'::regclass THEN 'default'
+    ELSE 'index' END,
+  COALESCE(vn.nspname, pn.nspname, an.nspname, xn.nspname),
+  COALESCE(v.relname, p.proname, ac.relname || '.' || a.attname, xt.relname || '.' || x.relname),
+  fn.nspname, f.proname
+FROM pg_depend d
+JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
+JOIN pg_namespace fn ON fn.oid = f.pronamespace
+LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+LEFT JOIN pg_class v ON v.oid = r.ev_class
+LEFT JOIN pg_namespace vn ON vn.oid = v.relnamespace
+LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
+LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+LEFT JOIN pg_class ac ON ac.oid = ad.adrelid
+LEFT JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+LEFT JOIN pg_namespace an ON an.oid = ac.relnamespace
+LEFT JOIN pg_class x ON d.classid = 'pg_class'::regclass AND x.oid = d.objid AND x.relkind = 'i'
+LEFT JOIN pg_index xi ON xi.indexrelid = x.oid
+LEFT JOIN pg_class xt ON xt.oid = xi.indrelid
+LEFT JOIN pg_namespace xn ON xn.oid = xt.relnamespace
+WHERE d.deptype = 'n' AND fn.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND d.classid IN ('pg_rewrite'::regclass, 'pg_proc'::regclass, 'pg_attrdef'::regclass,
+                    'pg_class'::regclass)
+  AND (d.classid <> 'pg_class'::regclass OR x.oid IS NOT NULL)
+  AND (d.classid <> 'pg_rewrite'::regclass OR v.relkind IN ('v', 'm'))
+"""
+
+
+def test_parsed_graph_contains_every_pg_depend_function_edge(fresh_db: Callable[[], str]) -> None:
+    url = fresh_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(FUNCTION_SCHEMA.encode())
+        recorded = conn.execute(PG_DEPEND_FUNCTION_EDGES).fetchall()
+    graph = Graph(introspect_url(url))
+    kinds = {r[0] for r in recorded}
+    assert kinds == {"view", "function", "default", "index"}, recorded
+    missing = [r for r in recorded if ("function", r[3], r[4]) not in graph.dependencies(r[:3])]
+    assert not missing
+    # an SQL-standard body's table edge, which pg_depend records against the function too
+    assert ("table", "app", "accounts") in graph.dependencies(("function", "public", "total"))
+    chain = [graph.depth(("function", "public", n)) for n in ("total", "Twice Total")]
+    assert chain[0] < chain[1] < graph.depth(("view", "app", "summary"))

@@ -2,8 +2,9 @@
 
 Postgres records view -> relation dependencies in pg_depend, but not those of function bodies,
 and a hand-written document has no pg_depend at all. So the edges are parsed out of the text of
-each object (a view's query now; function bodies, trigger and policy expressions, column defaults
-as other kinds are added) and resolved against the objects the schema holds. The tokenizer
+each object (view queries, function signatures and bodies, trigger functions and WHEN
+conditions, policy expressions, column defaults, check constraints, index expressions and
+predicates) and resolved against the objects the schema holds. The tokenizer
 knows string literals, comments, quoted identifiers and `schema.name` chains, and nothing else:
 a word that happens to name an object (an alias, a keyword) only adds an edge, and a spare edge
 only adds order, never a wrong one. Bare names resolve to `public`, as introspection prints with
@@ -18,23 +19,74 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import cached_property
+from typing import Any
 
-from .model import DEFAULT_SCHEMA, Schema
+from .changes.functions import replaceable
+from .model import DEFAULT_SCHEMA, Function, Index, IndexKey, Schema, Table
 
 Node = tuple[str, str, str]
-"""(kind, schema, name): kind is "table" or "view" (plain or materialized; they share a
-namespace with tables, so a name is never both)."""
+"""(kind, schema, name): kind is "table", "view" (plain or materialized; they share a namespace
+with tables, so a name is never both), "function", "type", or one of a table's parts ("trigger",
+"policy", "default", "check", "index", named `table.part`)."""
 
 SOURCES: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str, str]]]], ...] = (
     ("view", lambda s: ((v.schema_, v.name, v.definition) for v in s.views)),
+    ("function", lambda s: ((f.schema_, f.name, _function_text(f)) for f in s.functions)),
+    (
+        "trigger",
+        lambda s: _parts(
+            s, lambda t: ((x.name, f"{x.function} {x.when or ''}") for x in t.triggers)
+        ),
+    ),
+    (
+        "policy",
+        lambda s: _parts(
+            s, lambda t: ((p.name, f"{p.using or ''} {p.with_check or ''}") for p in t.policies)
+        ),
+    ),
+    (
+        "default",
+        lambda s: _parts(s, lambda t: ((c.name, c.default) for c in t.columns if c.default)),
+    ),
+    ("check", lambda s: _parts(s, lambda t: ((c.name, c.expression) for c in t.check_constraints))),
+    ("index", lambda s: _parts(s, lambda t: ((i.name, _index_text(i)) for i in t.indexes))),
 )
-"""(kind, objects as (schema, name, text)): the objects whose text references others."""
+"""(kind, objects as (schema, name, text)): the objects whose text references others. The parts
+of a table (trigger, policy, column default, check, index) are named `table.part`, a name no
+schema-level object of the same kind can have."""
 
 TARGETS: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str]]]], ...] = (
     ("table", lambda s: ((t.schema_, t.name) for t in s.tables)),
     ("view", lambda s: ((v.schema_, v.name) for v in s.views)),
+    ("function", lambda s: ((f.schema_, f.name) for f in s.functions)),
+    ("type", lambda s: ((t.schema_, t.name) for t in _types(s))),
 )
-"""(kind, objects as (schema, name)): what a name in a text can resolve to."""
+"""(kind, objects as (schema, name)): what a name in a text can resolve to. A function node
+stands for all the overloads of its name (a call's argument types are not resolved)."""
+
+
+def _function_text(f: Function) -> str:
+    """Everything of a function that names other objects: its argument and result types, and
+    its body (SQL, plpgsql or SQL-standard text; another language's words only add spare edges)."""
+    return f"{f.arguments} {f.returns or ''} {f.body}"
+
+
+def _index_text(i: Index) -> str:
+    keys = [k.expression or "" for k in i.columns if isinstance(k, IndexKey)]
+    return " ".join([*keys, i.where or ""])
+
+
+def _parts(
+    schema: Schema, parts: Callable[[Table], Iterable[tuple[str, str]]]
+) -> Iterable[tuple[str, str, str]]:
+    for t in schema.tables:
+        for name, text in parts(t):
+            yield t.schema_, f"{t.name}.{name}", text
+
+
+def _types(schema: Schema) -> Iterable[Any]:
+    return (*schema.enums, *schema.domains, *schema.composite_types, *schema.range_types)
+
 
 # Reserved words (and those reserved but for function or type names): never an unquoted name, so
 # they are skipped; pg_get_viewdef quotes any object named like one.
@@ -274,3 +326,21 @@ class Graph:
             if table is not None:
                 out[s, n] = frozenset(c.name for c in table.columns if c.name in words)
         return out
+
+
+def recreated_functions(old: Schema, new: Schema) -> set[Node]:
+    """The function nodes of `old` with an overload that is dropped or whose signature or result
+    changes (a DROP FUNCTION, which Postgres refuses while anything uses it), and the functions
+    whose SQL-standard bodies call those (Postgres records that dependency, so they go too):
+    what uses them is dropped before and created again after."""
+    news = {f.key: f for f in new.functions}
+    out: set[Node] = set()
+    for f in old.functions:
+        n = news.get(f.key)
+        if n is None or not replaceable(f, n):
+            out.add(("function", f.schema_, f.name))
+    graph = Graph(old)
+    callers = [("function", f.schema_, f.name) for f in old.functions if f.sql_body]
+    while grown := {c for c in callers if c not in out and graph.dependencies(c) & out}:
+        out |= grown
+    return out

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from .changes.aggregates import CreateAggregate, DropAggregate, SetAggregateComment
 from .changes.base import Change
-from .changes.column import AlterColumnType, column_changes
+from .changes.column import AlterColumnType, SetDefault, column_changes
 from .changes.constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex
 from .changes.ddl import Constraint
 from .changes.domains import (
@@ -27,7 +27,12 @@ from .changes.domains import (
     SetDomainNotNull,
     ValidateDomainCheck,
 )
-from .changes.functions import CreateFunction, DropFunction, ReplaceFunction, replaceable
+from .changes.functions import (
+    CreateFunction,
+    DropDefaultAround,
+    DropFunction,
+    ReplaceFunction,
+)
 from .changes.generated import generated_changes
 from .changes.grants import ChangePrivileges, SetTableOwner
 from .changes.objects import (
@@ -84,7 +89,7 @@ from .changes.views import (
     appends_only,
     matview_relation,
 )
-from .deps import Graph, Node
+from .deps import Graph, Node, recreated_functions
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
@@ -737,6 +742,7 @@ def _rebuild_reasons(
                 if called and (v.schema_, v.name) in news:
                     reasons[("view", v.schema_, v.name)] = f"aggregate {c.before.qname} changes"
     gone = {("view", v.schema_, v.name) for v in old.views if (v.schema_, v.name) not in news}
+    gone |= recreated_functions(old, new)
 
     def spread() -> None:
         """Readers of what is dropped or rebuilt are rebuilt, dependencies first, so each names
@@ -746,7 +752,7 @@ def _rebuild_reasons(
         ):
             if user[0] == "view" and (user[1], user[2]) in news and user not in reasons:
                 read = sorted(graph.dependencies(user) & (gone | set(reasons)))
-                what = f"view {qualified(*read[0][1:])}" if read else "a view it reads"
+                what = f"{read[0][0]} {qualified(*read[0][1:])}" if read else "a view it reads"
                 reasons[user] = f"{what} changes"
 
     spread()
@@ -943,11 +949,13 @@ def _rls_flags(t: Table) -> list[bool]:
 
 def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     """Functions pair up by identity arguments; a lone overload dropped and a lone one added
-    under one name is a signature change (drop and create), and the triggers using the old
-    function are dropped before it and created again after."""
+    under one name is a signature change (drop and create). Functions go in dependency graph
+    order; whatever uses a function that is dropped and created again (trigger, policy, column
+    default, check, index; views in `_views`) is dropped before it and created again after."""
+    og, ng = Graph(old), Graph(new)
 
-    def names(tables: Iterable[Table]) -> list[str]:
-        return [obj(t.schema_, t.name).as_string(None) for t in tables]
+    def names(objects: Iterable[Any]) -> list[str]:
+        return [obj(t.schema_, t.name).as_string(None) for t in objects]
 
     def mentions(text: str, candidates: list[str]) -> tuple[str, ...]:
         return tuple(
@@ -964,9 +972,33 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     created = names(t for t in new.tables if (t.schema_, t.name) not in olds)
     dropped = names(t for t in old.tables if (t.schema_, t.name) not in news)
     kept = names(t for t in old.tables if (t.schema_, t.name) in news)
+    old_views, new_views = _by(old.views, _qualified), _by(new.views, _qualified)
+    views_created = names(v for k, v in new_views.items() if k not in old_views)
+    views_dropped = names(v for k, v in old_views.items() if k not in new_views)
 
     def read(f: Function) -> tuple[str, ...]:  # parsing an SQL-standard body locks its tables
         return mentions(f.body, kept) if f.sql_body else ()
+
+    # An SQL-standard body that calls a late function (or one among the views) waits for it too.
+    late: set[Node] = set()
+    with_views: set[Node] = set()
+    for f in sorted(
+        new.functions, key=lambda f: (ng.depth(("function", f.schema_, f.name)), f.key)
+    ):
+        node: Node = ("function", f.schema_, f.name)
+        calls = ng.dependencies(node) if f.sql_body else frozenset()
+        if mentions(typed(f), created) or calls & late:
+            late.add(node)
+        if mentions(typed(f), views_created) or calls & with_views:
+            with_views.add(node)
+
+    def create(f: Function) -> CreateFunction:
+        node: Node = ("function", f.schema_, f.name)
+        return CreateFunction(f, node in late, read(f), node in with_views, ng.depth(node))
+
+    def drop(f: Function) -> DropFunction:
+        early, views = bool(mentions(typed(f), dropped)), bool(mentions(typed(f), views_dropped))
+        return DropFunction(f, early, read(f), views, og.depth(("function", f.schema_, f.name)))
 
     fd = diff_kind(_by(old.functions, lambda f: f.key), _by(new.functions, lambda f: f.key))
     pairs = list(fd.altered)
@@ -978,13 +1010,20 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
             fd.added.remove(f)
             fd.dropped.remove(gone[0])
     out: list[Change] = []
-    out += [CreateFunction(f, bool(mentions(typed(f), created)), read(f)) for f in fd.added]
-    out += [DropFunction(f, bool(mentions(typed(f), dropped)), read(f)) for f in fd.dropped]
-    out += [ReplaceFunction(o, n, read(n), bool(mentions(typed(n), created))) for o, n in pairs]
-    rebuilt = [obj(o.schema_, o.name).as_string(None) for o, n in pairs if not replaceable(o, n)]
+    out += [create(f) for f in fd.added]
+    out += [drop(f) for f in fd.dropped]
+    for o, n in pairs:
+        c = create(n)
+        out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
+    recreated = recreated_functions(old, new)
+    # An unchanged SQL-standard function that calls a recreated one goes and comes back with it.
+    for f in old.functions:
+        node = ("function", f.schema_, f.name)
+        if f.sql_body and f in new.functions and node in recreated:
+            out += [replace(drop(f), with_views=True), replace(create(f), with_views=True)]
 
-    def uses(t: Any) -> bool:
-        return t.function in rebuilt or bool(mentions(t.when or "", rebuilt))
+    def uses(t: Table, kind: str, name: str) -> bool:
+        return bool(og.dependencies((kind, t.schema_, f"{t.name}.{name}")) & recreated)
 
     for n in new.tables:
         o = old.table(n.schema_, n.name)
@@ -997,16 +1036,43 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         for b, a in td.altered:
             rest = {"enabled": a.enabled, "comment": a.comment}
             redefined = b.model_copy(update=rest) != a
-            if uses(b) or (redefined and (a.constraint or b.constraint)):
+            if uses(o, "trigger", b.name) or (redefined and (a.constraint or b.constraint)):
                 out += [DropTrigger(core(o), b, incidental=True)]
                 out += [CreateTrigger(core(n), a, incidental=True)]
             else:
                 out.append(ReplaceTrigger(core(n), b, a))
         for t in o.triggers:
-            if t in n.triggers and uses(t):
+            if t in n.triggers and uses(o, "trigger", t.name):
                 out += [DropTrigger(core(o), t, incidental=True)]
                 out += [CreateTrigger(core(n), t, incidental=True)]
+        out += _around_functions(o, n, uses)
     for o in old.tables:
         if new.table(o.schema_, o.name) is None:
             out += [DropTrigger(core(o), t, table_dropped=True) for t in o.triggers]
+    return out
+
+
+def _around_functions(o: Table, n: Table, uses: Callable[[Table, str, str], bool]) -> list[Change]:
+    """The policies, column defaults, checks and indexes of a kept table that use a function the
+    plan drops and creates again, and that the table diff leaves alone: dropped before, created
+    again after (a changed default is only dropped early; its new value is set as planned)."""
+    out: list[Change] = []
+    for p in o.policies:
+        if p in n.policies and uses(o, "policy", p.name):
+            out += [DropPolicy(o, p, rebuilt=True), CreatePolicy(n, p, rebuilt=True)]
+    for c in o.columns:
+        after = n.column(c.name)
+        if c.default is None or after is None or not uses(o, "default", c.name):
+            continue
+        bare = c.model_copy(update={"default": None})
+        out.append(DropDefaultAround(core(o), c, bare))
+        if after.default == c.default:
+            out.append(SetDefault(core(n), bare, c))
+    for k in o.check_constraints:
+        if k in n.check_constraints and uses(o, "check", k.name):
+            out += [DropConstraint(core(o), k, incidental=True), AddConstraint(core(n), k)]
+    for i in o.indexes:
+        if i in n.indexes and uses(o, "index", i.name):
+            # not `replaced`: an online swap would build the new index before the function exists
+            out += [DropIndex(core(o), i), CreateIndex(core(n), i)]
     return out

@@ -98,7 +98,9 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
       default really goes);
     - require-concurrent-index-creation on an index of a materialized view created in the same
       step (nothing can read or write it yet);
-    - ban-drop-view on a view the plan creates again (a rebuild around a change under it).
+    - ban-drop-view on a view the plan creates again (a rebuild around a change under it);
+    - require-concurrent-index-deletion on an index whose table the plan drops (the drop is there
+      so the rollback builds the index after its table; the table drop is the hazard).
     """
     if rule == "ban-drop-constraint":
         m = _DROPPED_CONSTRAINT.search(step.sql)
@@ -120,6 +122,9 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
         return any(
             f"MATERIALIZED VIEW {m.group(1)} " in step.sql for m in _INDEX_ON.finditer(step.sql)
         )
+    if rule == "require-concurrent-index-deletion":
+        drops = {s.sql for s in plan.steps}
+        return bool(step.tables) and all(f"DROP TABLE {t}" in drops for t in step.tables)
     if rule == "ban-drop-default":
         dropping = [s for s in step.sql.split(";\n") if "DROP DEFAULT" in s]
         return all("SET DEFAULT" in s for s in dropping)

@@ -8,7 +8,10 @@ triggers that use the function with it (the diff drops and recreates those aroun
 Bodies are created with `check_function_bodies = off`, as pg_dump restores them, so a body may
 read tables created later in the plan. Argument and result types are resolved at once, though,
 and so is an SQL-standard body (BEGIN ATOMIC / RETURN): a function that names a table created by
-the plan is created late (after tables and columns), and dropped early when its table goes.
+the plan is created late (after tables and columns), and dropped early when its table goes; one
+that names a view the plan creates (RETURNS SETOF a view) is created among the views, and
+dropped among them, in the dependency graph's order (`deps.Graph.depth`). Within a phase,
+functions go in graph depth order too, so an SQL-standard body finds the functions it calls.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ..model import Function
 from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, obj
 from .base import Change, ObjectChange, Phase, hazard
+from .column import SetDefault
 from .ddl import comment_on
 
 # Settings whose value is a list of names: proconfig holds them as SQL would write them.
@@ -75,6 +79,17 @@ def create_sql(f: Function, *, replace: bool = False) -> sql.Composable:
     return sql.SQL("\n").join(parts)
 
 
+def _create_phase(late: bool, with_views: bool) -> int:
+    if with_views:
+        return Phase.CREATE_VIEW
+    return Phase.CREATE_FUNCTION_LATE if late else Phase.CREATE_FUNCTION
+
+
+def _depth_key(depth: int) -> str:
+    """As views.py spells a depth, so functions and views in one phase interleave by depth."""
+    return f"{depth:05d}"
+
+
 def _definer_hazards(f: Function) -> list[Hazard]:
     if f.security_definer and not any(c.startswith("search_path=") for c in f.config):
         msg = f"SECURITY DEFINER {f.kind} {f.qname} runs with the caller's search_path"
@@ -86,16 +101,19 @@ def _definer_hazards(f: Function) -> list[Hazard]:
 class CreateFunction(ObjectChange):
     """`late`: after tables and columns, because its types or SQL-standard body name a table
     this plan creates; `tables_read`: existing tables an SQL-standard body reads (parsing it
-    takes ACCESS SHARE on them)."""
+    takes ACCESS SHARE on them); `with_views`: its types or SQL-standard body name a view this
+    plan creates, so it is created among the views; `depth`: its dependency graph depth."""
 
     after: Function
     late: bool = False
     tables_read: tuple[str, ...] = ()
+    with_views: bool = False
+    depth: int = 0
     sign = "+"
 
     @property
     def phase(self) -> int:  # type: ignore[override]
-        return Phase.CREATE_FUNCTION_LATE if self.late else Phase.CREATE_FUNCTION
+        return _create_phase(self.late, self.with_views)
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -106,7 +124,7 @@ class CreateFunction(ObjectChange):
         return self.after
 
     def key(self) -> tuple[str, ...]:
-        return self.after.key
+        return (_depth_key(self.depth), *self.after.key)
 
     def statements(self) -> list[sql.Composable]:
         out: list[sql.Composable] = [_NO_BODY_CHECK, create_sql(self.after)]
@@ -117,7 +135,9 @@ class CreateFunction(ObjectChange):
         return out
 
     def reverse(self) -> Change:
-        return DropFunction(self.after, early=self.late, tables_read=self.tables_read)
+        return DropFunction(
+            self.after, self.late, self.tables_read, with_views=self.with_views, depth=self.depth
+        )
 
     def description(self) -> str:
         return f"Create {self.after.kind} {self.after.qname}"
@@ -137,15 +157,20 @@ class CreateFunction(ObjectChange):
 
 @dataclass(frozen=True)
 class DropFunction(ObjectChange):
-    """`early`: before tables are dropped, because its types name a table this plan drops."""
+    """`early`: before tables are dropped, because its types name a table this plan drops;
+    `with_views`: among the views, before those its types name (deepest first)."""
 
     before: Function
     early: bool = False
     tables_read: tuple[str, ...] = ()
+    with_views: bool = False
+    depth: int = 0
     sign = "-"
 
     @property
     def phase(self) -> int:  # type: ignore[override]
+        if self.with_views:
+            return Phase.DROP_VIEW
         # early: after views (which may call it) are dropped, before the tables it names
         return Phase.DROP_COLUMN if self.early else Phase.DROP_FUNCTION
 
@@ -158,14 +183,16 @@ class DropFunction(ObjectChange):
         return self.before
 
     def key(self) -> tuple[str, ...]:
-        return self.before.key
+        return (_depth_key(99999 - self.depth), *self.before.key)
 
     def statements(self) -> list[sql.Composable]:
         kind = sql.SQL(self.before.kind.upper())
         return [sql.SQL("DROP {} {}").format(kind, signature(self.before))]
 
     def reverse(self) -> Change:
-        return CreateFunction(self.before, late=self.early, tables_read=self.tables_read)
+        return CreateFunction(
+            self.before, self.early, self.tables_read, with_views=self.with_views, depth=self.depth
+        )
 
     def description(self) -> str:
         return f"Drop {self.before.kind} {self.before.qname}"
@@ -195,17 +222,19 @@ def replaceable(before: Function, after: Function) -> bool:
 class ReplaceFunction(ObjectChange):
     """CREATE OR REPLACE where Postgres allows it, else DROP + CREATE in one step; the reverse
     is the replacement back. `late`: as for CreateFunction, the new definition names a table
-    this plan creates."""
+    this plan creates; `with_views` and `depth` as for CreateFunction."""
 
     before: Function
     after: Function
     tables_read: tuple[str, ...] = ()
     late: bool = False
+    with_views: bool = False
+    depth: int = 0
     sign = "~"
 
     @property
     def phase(self) -> int:  # type: ignore[override]
-        return Phase.CREATE_FUNCTION_LATE if self.late else Phase.CREATE_FUNCTION
+        return _create_phase(self.late, self.with_views)
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -216,7 +245,7 @@ class ReplaceFunction(ObjectChange):
         return self.after
 
     def key(self) -> tuple[str, ...]:
-        return self.after.key
+        return (_depth_key(self.depth), *self.after.key)
 
     @property
     def in_place(self) -> bool:
@@ -236,7 +265,9 @@ class ReplaceFunction(ObjectChange):
         return out
 
     def reverse(self) -> Change:
-        return ReplaceFunction(self.after, self.before, self.tables_read, self.late)
+        return ReplaceFunction(
+            self.after, self.before, self.tables_read, self.late, self.with_views, self.depth
+        )
 
     def description(self) -> str:
         how = "" if self.in_place else " (drop and create)"
@@ -267,3 +298,22 @@ class ReplaceFunction(ObjectChange):
         if self.in_place:
             return ["CREATE OR REPLACE keeps the function's grants and dependents"]
         return ["The drop and the create run in one transaction: no caller sees it missing"]
+
+
+@dataclass(frozen=True)
+class DropDefaultAround(SetDefault):
+    """A column default dropped before a function it calls is dropped and created again (Postgres
+    refuses DROP FUNCTION under it); a SetDefault puts it back after."""
+
+    phase = Phase.DROP_CONSTRAINT
+
+    def description(self) -> str:
+        if self.after.default is not None:
+            return super().description()
+        return f"Drop default of column {self.target} (set again after its function)"
+
+    def hazards(self) -> list[Hazard]:
+        if self.after.default is not None:
+            return []
+        msg = f"The default of {self.target} is dropped until its function is created again"
+        return [hazard("LP406", msg)]
