@@ -32,6 +32,7 @@ from .changes.functions import (
     DropDefaultAround,
     DropFunction,
     ReplaceFunction,
+    replaceable,
 )
 from .changes.generated import generated_changes
 from .changes.grants import ChangePrivileges, SetTableOwner
