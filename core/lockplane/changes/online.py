@@ -19,7 +19,8 @@ it like anything else:
   copying the bound (changes/partitions.py). An index of a partitioned table is built ON ONLY
   it, each partition's concurrently, then attached (changes/partindex.py). Its other index
   changes and its constraints stay plain: Postgres refuses CONCURRENTLY on one, and (before 18)
-  NOT VALID foreign keys; a foreign key referencing one stays plain too (VALIDATE would leave the per-partition clones NOT VALID).
+  NOT VALID foreign keys; a foreign key referencing one stays plain too (VALIDATE would leave
+  the per-partition clones NOT VALID).
 
 Every CONCURRENTLY statement says IF [NOT] EXISTS, so a step retried after Postgres finished it
 is a no-op; the executor drops the INVALID index a failed build leaves before it retries, so
