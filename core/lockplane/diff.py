@@ -54,6 +54,7 @@ from .changes.objects import (
     SetSequenceOwner,
     SetTableComment,
 )
+from .changes.partindex import partitioned_indexes
 from .changes.partitions import compared, partition_changes, plain_foreign_keys
 from .changes.policies import (
     AlterPolicy,
@@ -588,7 +589,7 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
         for fk in t.foreign_keys:
             if (fk.referenced_schema, fk.referenced_table) in rekeyed:
                 out += [DropConstraint(t, fk, incidental=True), AddConstraint(t, fk)]
-    return plain_foreign_keys(_link_foreign_keys(out, old), new)
+    return partitioned_indexes(plain_foreign_keys(_link_foreign_keys(out, old), new), old, new)
 
 
 def _link_foreign_keys(changes: list[Change], old: Schema) -> list[Change]:

@@ -271,7 +271,8 @@ RULES: tuple[Rule, ...] = (
         "warning",
         "An index is built on an existing table without CONCURRENTLY.",
         "The build holds a SHARE lock: every INSERT, UPDATE and DELETE waits until it ends.",
-        "Online (the default): CREATE INDEX CONCURRENTLY, outside a transaction.",
+        "Online (the default): CREATE INDEX CONCURRENTLY, outside a transaction; on a partitioned "
+        "table, each partition's index so, then the parent's ON ONLY it and ATTACH PARTITION.",
         atlas=("PG101",),
         squawk=("require-concurrent-index-creation",),
     ),

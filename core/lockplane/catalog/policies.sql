@@ -1,4 +1,4 @@
--- Row-level security policies of ordinary tables, by table oid. Roles are names in name order,
+-- Row-level security policies of tables (plain, partitioned, partitions), by table oid. Roles are names in name order,
 -- 'public' for the PUBLIC pseudo-role (oid 0); expressions as pg_get_expr prints them.
 SELECT pol.polrelid AS table_oid,
        pol.polname AS name,
@@ -18,7 +18,7 @@ SELECT pol.polrelid AS table_oid,
 FROM pg_policy pol
 JOIN pg_class c ON c.oid = pol.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND NOT c.relispartition
+WHERE c.relkind IN ('r', 'p')
   AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (

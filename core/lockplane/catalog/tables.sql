@@ -1,12 +1,10 @@
 -- Ordinary and partitioned tables and partitions, with their comments. A partitioned table
 -- (relkind 'p') has its key as pg_get_partkeydef prints it; a partition its parent (one
 -- pg_inherits row; display-qualified: bare in public) and its bound as pg_get_expr prints it.
--- Row-level security is managed on ordinary tables only (unmanaged.sql lists the others').
 SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment,
        c.relpersistence = 'u' AS unlogged,
-       c.relrowsecurity AND c.relkind = 'r' AND NOT c.relispartition AS row_level_security,
-       c.relforcerowsecurity AND c.relkind = 'r' AND NOT c.relispartition
-         AS force_row_level_security,
+       c.relrowsecurity AS row_level_security,
+       c.relforcerowsecurity AS force_row_level_security,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_by,
        CASE WHEN pn.nspname = 'public' THEN pc.relname::text
             ELSE pn.nspname || '.' || pc.relname END AS partition_of,

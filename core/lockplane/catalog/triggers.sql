@@ -1,7 +1,8 @@
--- Triggers of managed tables (plain tables, not partitions), with the parts of their definition
+-- Triggers of tables (plain and partitioned tables and partitions), with the parts of their definition
 -- read from pg_trigger; the WHEN condition as pg_get_triggerdef prints it (pg_get_expr cannot
 -- print OLD and NEW). Internal triggers (foreign keys) and clones on partitions (tgparentid) are
--- not objects of their own; triggers of unmanaged relations are listed by unmanaged.sql.
+-- not objects of their own (a trigger on a partitioned table is one object, on it); triggers of
+-- unmanaged relations (views, foreign tables) are listed by unmanaged.sql.
 SELECT t.tgrelid AS table_oid,
        t.tgname AS name,
        t.tgtype AS type,
@@ -25,7 +26,7 @@ FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT t.tgisinternal AND t.tgparentid = 0
-  AND c.relkind = 'r' AND NOT c.relispartition
+  AND c.relkind IN ('r', 'p')
   AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'lockplane'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (

@@ -26,15 +26,15 @@ SELECT 'foreign table' AS kind,
 FROM rel r
 WHERE r.relkind = 'f'
 UNION ALL
--- Row-level security of ordinary tables is managed (tables.sql, policies.sql); that of views,
--- partitioned tables, partitions and foreign tables is not.
+-- Row-level security of tables is managed (tables.sql, policies.sql); that of views and
+-- foreign tables is not.
 SELECT 'row level security', r.nspname, r.relname, NULL
 FROM rel r
-WHERE r.relrowsecurity AND (r.relkind <> 'r' OR r.relispartition)
+WHERE r.relrowsecurity AND r.relkind NOT IN ('r', 'p')
 UNION ALL
 SELECT 'forced row level security', r.nspname, r.relname, NULL
 FROM rel r
-WHERE r.relforcerowsecurity AND (r.relkind <> 'r' OR r.relispartition)
+WHERE r.relforcerowsecurity AND r.relkind NOT IN ('r', 'p')
 UNION ALL
 SELECT 'virtual generated column', r.nspname, a.attname, r.relname
 FROM rel r
@@ -92,12 +92,12 @@ SELECT 'trigger', r.nspname, t.tgname, r.relname
 FROM rel r
 JOIN pg_trigger t ON t.tgrelid = r.oid
 WHERE NOT t.tgisinternal AND t.tgparentid = 0
-  AND (r.relkind <> 'r' OR r.relispartition)  -- triggers.sql reads those of managed tables
+  AND r.relkind NOT IN ('r', 'p')  -- triggers.sql reads those of tables
 UNION ALL
 SELECT 'policy', r.nspname, pol.polname, r.relname
 FROM rel r
 JOIN pg_policy pol ON pol.polrelid = r.oid
-WHERE r.relkind <> 'r' OR r.relispartition
+WHERE r.relkind NOT IN ('r', 'p')  -- policies.sql reads those of tables
 UNION ALL
 SELECT 'rule', r.nspname, rw.rulename, r.relname
 FROM rel r

@@ -154,7 +154,9 @@ def _key_sql(key: str | IndexKey) -> sql.Composable:
     return sql.SQL(" ").join(parts)
 
 
-def index_def(table: Table, index: Index, *, concurrently: bool = False) -> sql.Composed:
+def index_def(
+    table: Table, index: Index, *, concurrently: bool = False, only: bool = False
+) -> sql.Composed:
     """CONCURRENTLY comes with IF NOT EXISTS, so a step retried after Postgres finished it but
     before anyone heard back is a no-op (the executor drops an INVALID leftover of a failed build
     before retrying, so IF NOT EXISTS never keeps a broken index)."""
@@ -163,7 +165,9 @@ def index_def(table: Table, index: Index, *, concurrently: bool = False) -> sql.
     ]
     if concurrently:
         parts.append(sql.SQL("CONCURRENTLY IF NOT EXISTS"))
-    parts += [Ident(index.name), sql.SQL("ON"), table_name(table)]
+    if only:  # a partitioned table's index alone, without recursing (retried: a no-op)
+        parts.append(sql.SQL("IF NOT EXISTS"))
+    parts += [Ident(index.name), sql.SQL("ON ONLY" if only else "ON"), table_name(table)]
     if index.method != "btree":
         parts.append(sql.SQL("USING {}").format(Ident(index.method)))
     parts.append(sql.SQL("({})").format(sql.SQL(", ").join(_key_sql(k) for k in index.columns)))

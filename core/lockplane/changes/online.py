@@ -16,9 +16,11 @@ it like anything else:
   DEFERRABLE itself, on PG15 as on PG18). A primary key over a column that can still hold NULLs
   stays plain: attaching would run SET NOT NULL's scan under ACCESS EXCLUSIVE anyway.
 - partitions: DETACH ... CONCURRENTLY (no default partition), ATTACH after a validated CHECK
-  copying the bound (changes/partitions.py). Indexes and constraints of a partitioned table stay
-  plain: Postgres refuses CONCURRENTLY on one, and (before 18) NOT VALID foreign keys; a foreign
-  key referencing one stays plain too (VALIDATE would leave the per-partition clones NOT VALID).
+  copying the bound (changes/partitions.py). An index of a partitioned table is built ON ONLY
+  it, each partition's concurrently, then attached (changes/partindex.py). Its other index
+  changes and its constraints stay plain: Postgres refuses CONCURRENTLY on one, and (before 18)
+  NOT VALID foreign keys; a foreign key referencing one stays plain too (VALIDATE would leave
+  the per-partition clones NOT VALID).
 
 Every CONCURRENTLY statement says IF [NOT] EXISTS, so a step retried after Postgres finished it
 is a no-op; the executor drops the INVALID index a failed build leaves before it retries, so
@@ -47,6 +49,7 @@ from .column import AlterColumnType, SetNullable
 from .constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex, kind_of
 from .ddl import deferrable, index_def, table_name
 from .objects import ReplaceEnum
+from .partindex import CreatePartitionedIndex, online_partitioned_index
 from .partitions import (
     AddForeignKeyToPartitioned,
     AttachPartition,
@@ -551,6 +554,8 @@ def _forms(change: Change, ctx: _Context) -> list[Change]:
         return _attach_forms(change)
     if isinstance(change, AddForeignKeyToPartitioned):
         return [change]
+    if isinstance(change, CreatePartitionedIndex):
+        return online_partitioned_index(change)
     if getattr(getattr(change, "table", None), "partition_by", None) is not None:
         # Postgres refuses CONCURRENTLY on a partitioned table and NOT VALID foreign keys on one
         # (before 18): its indexes and constraints are built in one step, under the blocking
