@@ -287,21 +287,21 @@ def test_a_plan_never_drops_what_lockplane_does_not_manage(fresh_db: Callable[[]
         + """
         CREATE RULE users_keep AS ON DELETE TO users DO INSTEAD NOTHING;
         CREATE SCHEMA reporting;
-        CREATE AGGREGATE reporting.total(int) (sfunc = int4pl, stype = int);
+        CREATE COLLATION reporting.c_copy FROM "C";
         """,
     )
     live = introspect_url(db)
     assert {(u.kind, u.name) for u in live.unmanaged} >= {
         ("rule", "users_keep"),
-        ("aggregate", "total(integer)"),
+        ("collation", "c_copy"),
     }
     with pytest.raises(PlanError, match="has rule 'users_keep', which Lockplane does not manage"):
         make_plan(live, Schema(schemas=["reporting"]))
     with pytest.raises(
-        PlanError, match="schema reporting is dropped by this plan, but it holds aggregate"
+        PlanError, match="schema reporting is dropped by this plan, but it holds collation"
     ):
         make_plan(live, live.model_copy(update={"schemas": ()}))
-    # The rule and the aggregate are not part of any plan that leaves their homes alone.
+    # The rule and the collation are not part of any plan that leaves their homes alone.
     assert make_plan(live, live.model_copy(update={"unmanaged": ()})).is_empty
 
 
