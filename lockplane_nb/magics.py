@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 from IPython.core.error import UsageError
 from IPython.core.magic import (
     Magics,
@@ -322,6 +323,11 @@ class Lockplane(Magics, Configurable):
             if not self.short_errors:
                 raise
             raise CellError(exc) from None
+        except psycopg.Error as exc:  # e.g. the server went away mid-command: one line too
+            if not self.short_errors:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CellError(LockplaneError(f"database error: {first}")) from None
         if getattr(args, "out", None):
             self.shell.user_ns[args.out] = result
         return result

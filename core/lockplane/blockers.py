@@ -210,6 +210,10 @@ class BlockerWatch:
         self._thread = threading.Thread(target=self._run, name="lockplane-blockers", daemon=True)
         self._thread.start()
 
+    def follow(self, pid: int) -> None:
+        """Watch another session: the executing one reconnected after losing its connection."""
+        self._target = pid
+
     def arm(self) -> None:
         """Start sampling for a new attempt, forgetting the last one's blockers."""
         with self._lock:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError, LockplaneError
@@ -159,14 +159,37 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from .db import database_url, mask_url, shadow_url
-    from .executor import apply_plan
+    from .executor import apply_plan, resume_run
     from .loader import load_plan_file
     from .preflight import preflight_url
     from .safety import SafetyReport
-    from .units import Retry
 
-    plan = load_plan_file(args.plan)
     url = database_url(args.database)
+    bars = _Bars()
+    hooks: dict[str, Any] = {
+        "lock_timeout": args.lock_timeout,
+        "statement_timeout": args.statement_timeout,
+        "retry_budget": args.retry_budget,
+        "progress": bars.step,
+        "on_retry": bars.waited,
+        "on_backfill": bars.backfill,
+        "batch_seconds": args.batch_seconds,
+        "backfill_pause": args.backfill_pause,
+    }
+    if args.resume is not None:
+        if args.plan is not None:
+            raise InputError("--resume", "takes no --plan: the plan is in the run's journal")
+        try:
+            result = resume_run(url, run_id=args.resume or None, **hooks)
+        finally:
+            bars.close()
+        print(f"{result.message} on {mask_url(url)} (ledger entry {result.ledger_id})")
+        if not result.verified:
+            sys.stderr.write("warning: the database does not read back as the plan's target\n")
+        return EXIT_OK
+    if args.plan is None:
+        raise InputError("apply", "needs --plan FILE (or --resume to continue a run)")
+    plan = load_plan_file(args.plan)
     if plan.is_empty:
         print("No changes: nothing to apply.")
         return EXIT_OK
@@ -178,28 +201,20 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in {"y", "yes"}:
             print("Not applied.")
             return EXIT_UNSAFE
-
-    def progress(n: int, total: int, description: str) -> None:
-        sys.stderr.write(f"[{n}/{total}] {description}\n")
-
-    def waited(retry: Retry) -> None:
-        sys.stderr.write(f"  {retry.text()}\n")
-
-    result = apply_plan(
-        plan,
-        url,
-        shadow_url=shadow_url(args.shadow_database),
-        allow_destructive=args.allow_destructive,
-        lock_timeout=args.lock_timeout,
-        statement_timeout=args.statement_timeout,
-        retry_budget=args.retry_budget,
-        progress=progress,
-        on_retry=waited,
-        preflight=args.preflight,
-        preflight_timeout=args.preflight_timeout,
-        preflight_url=preflight_url(args.preflight_url),
-        shadow_sample=args.shadow_sample,
-    )
+    try:
+        result = apply_plan(
+            plan,
+            url,
+            shadow_url=shadow_url(args.shadow_database),
+            allow_destructive=args.allow_destructive,
+            preflight=args.preflight,
+            preflight_timeout=args.preflight_timeout,
+            preflight_url=preflight_url(args.preflight_url),
+            shadow_sample=args.shadow_sample,
+            **hooks,
+        )
+    finally:
+        bars.close()
     if result.preflight is not None:
         sys.stderr.write("Data preflight:\n" + result.preflight.text() + "\n")
     sys.stderr.write("Shadow run:\n" + result.shadow.text(observations=False) + "\n")
@@ -208,6 +223,76 @@ def cmd_apply(args: argparse.Namespace) -> int:
         sys.stderr.write("warning: the database does not read back exactly as the shadow did\n")
     for warning in result.warnings:
         sys.stderr.write(f"warning: {warning}\n")
+    return EXIT_OK
+
+
+class _Bars:
+    """What an apply prints on stderr: a line per step, a line per wait, and a progress bar
+    (rows done of the estimate, rows/s, ETA) for each backfill."""
+
+    def __init__(self) -> None:
+        self._bars: dict[int, Any] = {}
+
+    def step(self, n: int, total: int, description: str) -> None:
+        self.close()  # a backfill's bar is finished once the next step starts
+        sys.stderr.write(f"[{n}/{total}] {description}\n")
+
+    def waited(self, retry: Any) -> None:
+        sys.stderr.write(f"  {retry.text()}\n")
+
+    def backfill(self, n: int, progress: Any) -> None:
+        from tqdm import tqdm
+
+        bar = self._bars.get(n)
+        if bar is None:
+            bar = self._bars[n] = tqdm(
+                total=progress.rows_total,
+                initial=progress.rows_done,
+                unit="rows",
+                unit_scale=True,
+                desc=f"  step {n}",
+                file=sys.stderr,
+                mininterval=0.5,
+            )
+        if progress.rows_total and progress.rows_total != bar.total:
+            bar.total = progress.rows_total
+        bar.update(progress.rows_done - bar.n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from . import journal
+    from .db import connect, database_url
+    from .executor import abandon_run
+
+    url = database_url(args.database)
+    if args.action == "abandon":
+        if args.run is None:
+            raise InputError("runs abandon", "name the run to abandon: lockplane runs abandon ID")
+        print(abandon_run(url, args.run))
+        return EXIT_OK
+    with connect(url, autocommit=True) as conn:
+        runs = journal.runs(conn, args.run)
+    if not runs:
+        print("No runs recorded.")
+    for r in runs:
+        at = f"step {r.current_step}" if r.current_step and r.status != "done" else ""
+        rows = ""
+        if r.rows_done or r.rows_total:
+            rows = f"  {r.rows_done:,}/{r.rows_total or 0:,} rows"
+            if r.rows_total and r.status in {"running", "interrupted"}:
+                rows += f" ({100 * r.rows_done / r.rows_total:.0f}%)"
+        print(
+            f"{r.id:>4}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.status:<11} "
+            f"{r.steps_done:>3}/{r.steps} steps {at:<8}{rows}  {r.os_user}/{r.db_user}  "
+            f"plan {r.plan_fingerprint[:12]}"
+        )
+        if r.error and args.run is not None:
+            print(f"      {r.error}")
     return EXIT_OK
 
 
@@ -382,8 +467,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--shadow-database", metavar="URL", help=shadow_help)
 
+    p = add("runs", cmd_runs, "List the runs journalled on a database, or abandon one.")
+    p.add_argument("action", nargs="?", choices=["list", "abandon"], default="list")
+    p.add_argument("run", nargs="?", type=int, help="the run to show or abandon")
+    p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
+
     p = add("apply", cmd_apply, "Prove a plan on the shadow database, then apply it.")
-    p.add_argument("--plan", required=True, metavar="FILE")
+    p.add_argument("--plan", metavar="FILE", help="the plan to apply")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        type=int,
+        const=0,
+        metavar="RUN",
+        help="continue the interrupted run (or run RUN) where it stopped, from its journal",
+    )
+    p.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="how long one backfill batch should take; batch sizes adapt to it (default 0.2)",
+    )
+    p.add_argument(
+        "--backfill-pause",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="sleep between backfill batches, to leave the database some air (default 0)",
+    )
     p.add_argument("--database", metavar="URL", help="target database URL (default $DATABASE_URL)")
     p.add_argument(
         "--shadow-database",

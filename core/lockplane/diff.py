@@ -95,6 +95,7 @@ from .deps import Graph, Node, recreated_functions
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
+    Column,
     CompositeType,
     Domain,
     Enum,
@@ -198,6 +199,7 @@ def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
 
 def diff(old: Schema, new: Schema) -> Diff:
     _refuse_dropping_unmanaged(old, new)
+    new, backfills = _without_backfills(new)
     changes: list[Change] = []
     changes += _schemas(old, new)
     changes += _extensions(old, new)
@@ -211,7 +213,30 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _views(old, new, changes)
     changes += _access(old, new)
     changes += _functions_and_triggers(old, new)
+    changes = [_backfilled(c, backfills) for c in changes]
     return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
+
+
+ColumnKey = tuple[str, str, str]
+
+
+def _without_backfills(new: Schema) -> tuple[Schema, dict[ColumnKey, Column]]:
+    """`new` without its columns' backfill hints (they are not content, so they must never
+    read as a difference), and the hinted columns, to hand to the columns this plan adds."""
+    hinted = {(t.schema_, t.name, c.name): c for t in new.tables for c in t.columns if c.backfill}
+    if not hinted:
+        return new, hinted
+    tables = tuple(
+        t.model_copy(update={"columns": tuple(c.content() for c in t.columns)}) for t in new.tables
+    )
+    return new.model_copy(update={"tables": tables}), hinted
+
+
+def _backfilled(change: Change, hinted: dict[ColumnKey, Column]) -> Change:
+    if not isinstance(change, AddColumn):
+        return change
+    column = hinted.get((change.table.schema_, change.table.name, change.after.name))
+    return change if column is None else replace(change, after=column)
 
 
 def _schemas(old: Schema, new: Schema) -> list[Change]:

@@ -72,6 +72,16 @@ class ApplyFailed(LockplaneError):
         self.ledger_id = ledger_id
 
 
+class RunInterrupted(LockplaneError):
+    """A run stopped with work half done (a lost connection, a long backfill that could not
+    get its locks), or an earlier one did: it can be resumed or abandoned, nothing else can
+    be applied meanwhile. `run_id` is its journal entry."""
+
+    def __init__(self, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
 class LockBusy(LockplaneError):
     """Another apply holds the advisory lock on this database."""
 

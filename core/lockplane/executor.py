@@ -24,15 +24,18 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from . import ledger
+from . import journal, ledger
+from .backfill import TARGET_SECONDS, BackfillProgress
 from .blockers import BlockerWatch, describe
 from .db import connect, mask_url
 from .diff import diff
 from .errors import (
     ApplyFailed,
     DriftError,
+    InputError,
     LockBusy,
     PreflightFailed,
+    RunInterrupted,
     UnsafePlan,
 )
 from .introspect import introspect, opt_in
@@ -75,6 +78,7 @@ class ApplyResult:
     preflight: PreflightReport | None = None  # None when the caller turned it off
     retries: tuple[Retry, ...] = ()  # every wait for a lock, in order
     warnings: tuple[str, ...] = ()
+    run_id: int | None = None  # the run's journal entry (`lockplane runs`)
 
 
 def unsafe_steps(plan: Plan) -> list[str]:
@@ -111,6 +115,20 @@ def advisory_lock(url: str, wait_seconds: float) -> Iterator[int]:
         conn.close()
 
 
+def refuse_if_interrupted(conn: psycopg.Connection, url: str) -> None:
+    """An interrupted run left the database between two schemas: nothing else may start
+    until it is resumed or abandoned."""
+    stuck = journal.interrupted(conn)
+    if stuck:
+        run = stuck[-1]
+        raise RunInterrupted(
+            f"run {run.id} on {mask_url(url)} was interrupted at step {run.current_step} of "
+            f"{run.steps}: `lockplane apply --resume` finishes it, `lockplane runs abandon "
+            f"{run.id}` undoes it; nothing else can be applied until then.",
+            run.id,
+        )
+
+
 def check_drift(plan: Plan, live: Schema) -> None:
     if plan.source_fingerprint is None or live.fingerprint() == plan.source_fingerprint:
         return
@@ -145,6 +163,9 @@ def apply_plan(
     preflight_url: str | None = None,
     shadow_sample: int = 0,
     proven: ShadowReport | None = None,
+    on_backfill: BackfillProgress | None = None,
+    batch_seconds: float = TARGET_SECONDS,
+    backfill_pause: float = 0.0,
 ) -> ApplyResult:
     """Apply `plan` to the database at `database_url`, proving it on `shadow_url` first.
 
@@ -157,6 +178,10 @@ def apply_plan(
     starts (again when its unit is retried); `on_retry` gets each wait for a lock as it begins.
     `proven` is the shadow report of the plan this one rolls back: that proof rehearsed this
     plan already, so the shadow is not used again (a report that did not is refused).
+    Backfill steps run in batches of about `batch_seconds`, `backfill_pause` seconds apart,
+    reporting each batch to `on_backfill(n, progress)`. The run is journalled (journal.py);
+    one that is interrupted is continued by `resume_run` and undone by `abandon_run`, and
+    no other plan is applied until it is.
     """
     if plan.is_empty:
         return ApplyResult(0, 0, None, ShadowReport(), True, "No changes: nothing to apply.")
@@ -170,6 +195,7 @@ def apply_plan(
     shadow = Shadow(shadow_url, target_url=database_url)
     with advisory_lock(database_url, lock_wait_seconds) as advisory_pid:
         with connect(database_url, autocommit=True) as conn:
+            refuse_if_interrupted(conn, database_url)
             settings = Settings.resolve(conn, lock_timeout, statement_timeout, retry_budget)
             # Read the privileges and owners the plan's source holds, so the proof starts there.
             wanted = opt_in(plan.source) if plan.source is not None else {}
@@ -192,11 +218,10 @@ def apply_plan(
             plan,
             database_url,
             settings,
+            Hooks(progress, on_retry, on_backfill, batch_seconds, backfill_pause),
             applied_at=applied_at,
             started=started,
-            progress=progress,
-            on_retry=on_retry,
-            exclude=(advisory_pid,),
+            holder=advisory_pid,
         )
         duration_ms = int((time.monotonic() - started) * 1000)
         with connect(database_url, autocommit=True) as conn:
@@ -206,6 +231,7 @@ def apply_plan(
         steps_applied=len(plan.steps),
         duration_ms=duration_ms,
         ledger_id=run.ledger_id,
+        run_id=run.run_id,
         shadow=report,
         verified=verified,
         message=f"Applied {len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''} in {duration_ms} ms"
@@ -225,6 +251,7 @@ class _Run:
     ledger_id: int | None
     retries: tuple[Retry, ...]
     warnings: tuple[str, ...]
+    run_id: int
 
 
 def plan_tables(plan: Plan) -> list[str]:
@@ -238,23 +265,54 @@ def plan_tables(plan: Plan) -> list[str]:
     return list(names)
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """What the caller hears while a run goes, and how hard backfills may push."""
+
+    progress: Progress | None = None  # (n, total, description) as step n starts
+    on_retry: Callable[[Retry], None] | None = None  # each wait, as it begins
+    on_backfill: BackfillProgress | None = None  # (n, progress) after each backfill batch
+    batch_seconds: float = TARGET_SECONDS
+    pause: float = 0.0  # seconds between backfill batches
+
+
 def _apply_for_real(
     plan: Plan,
     url: str,
     settings: Settings,
+    hooks: Hooks,
     *,
     applied_at: datetime,
     started: float,
-    progress: Progress | None,
-    on_retry: Callable[[Retry], None] | None,
-    exclude: tuple[int, ...],
+    holder: int,
+    run_id: int | None = None,
 ) -> _Run:
+    """Run the plan's steps that are not done yet, journalled as run `run_id` (a new run when
+    None); `holder` is the session holding the advisory lock, and the run's owner."""
     conn = connect(url, autocommit=True)
     try:
+        if run_id is None:
+            with conn.transaction():
+                journal.ensure(conn)
+                run_id = journal.start(conn, plan, holder)
+        log = journal.RunLog(run_id)
+        states = journal.steps(conn, run_id)
         watch = BlockerWatch(url, conn.info.backend_pid)
         try:
-            runner = Runner(conn, settings, watch=watch, exclude=exclude, on_retry=on_retry)
-            return _run_units(plan, runner, applied_at, started, progress)
+            runner = Runner(
+                conn,
+                settings,
+                watch=watch,
+                exclude=(holder,),
+                on_retry=hooks.on_retry,
+                reconnect=lambda: connect(url, autocommit=True),
+                journal=log,
+                on_backfill=hooks.on_backfill,
+                batch_seconds=hooks.batch_seconds,
+                pause=hooks.pause,
+            )
+            done = [n for n, st in states.items() if st.state == "done"]
+            return _run_units(plan, runner, applied_at, started, hooks.progress, log, done)
         finally:
             watch.close()
     finally:
@@ -267,28 +325,35 @@ def _run_units(
     applied_at: datetime,
     started: float,
     progress: Progress | None,
+    log: journal.RunLog,
+    done_before: list[int],
 ) -> _Run:
-    """Run every unit; on a failure undo what was committed, record it, raise ApplyFailed."""
-    conn = runner.conn
+    """Run every unit not done yet; on a failure undo what was committed (in this process or
+    before the run was resumed), record it, raise ApplyFailed. A failure that leaves durable
+    work worth keeping (the connection is gone for good, or a backfill that has made progress
+    cannot get its locks) stops the run as interrupted instead: RunInterrupted."""
     tables = plan_tables(plan)
-    invalid_before = invalid_indexes(conn, tables) if tables else {}
-    done: list[Unit] = []
+    invalid_before = invalid_indexes(runner.conn, tables) if tables else {}
+    done: list[Unit] = [Unit((plan.steps[n - 1],), (n,)) for n in done_before]
+    todo = [n for n in range(1, len(plan.steps) + 1) if n not in set(done_before)]
     failure: UnitFailed | None = None
     broken: list[InvalidIndex] = []
     try:
-        for unit in split_units(plan.steps):
+        for unit in split_units([plan.steps[n - 1] for n in todo], todo):
             runner.run(unit, progress, len(plan.steps))
             done.append(unit)
         if tables:
-            after = invalid_indexes(conn, tables)
+            after = invalid_indexes(runner.conn, tables)
             broken = [index for oid, index in after.items() if oid not in invalid_before]
     except UnitFailed as exc:
         failure = exc
+    conn = runner.conn
     retries = tuple(runner.retries)
     if failure is None and not broken:
         outcomes = ["applied"] * len(plan.steps)
         with conn.transaction():
             ledger_id = _record(conn, plan, applied_at, started, "applied", None, outcomes, retries)
+            journal.finish(conn, log.run_id, "done", ledger_id=ledger_id)
         still_invalid = invalid_indexes(conn, tables) if invalid_before else {}
         warnings = tuple(
             f"{index.text()} was already INVALID before this apply: rebuild it with REINDEX "
@@ -296,7 +361,9 @@ def _run_units(
             for oid, index in invalid_before.items()
             if oid in still_invalid
         )
-        return _Run(ledger_id, retries, warnings)
+        return _Run(ledger_id, retries, warnings, log.run_id)
+    if failure is not None and _keep(failure, runner, log):
+        raise RunInterrupted(_interrupted_text(plan, failure, log.run_id), log.run_id)
     forward_retries = len(runner.retries)
     if failure is not None:
         message = _failure_text(failure, runner.settings, runner)
@@ -307,6 +374,7 @@ def _run_units(
             + " (a concurrent build that reported success but did not finish)"
         )
     still, undo_error = _undo(runner, plan, done)
+    conn = runner.conn
     undone = [n for u in done for n in u.numbers if n not in still]
     leftover = failure is not None and failure.leftovers
     if not done:
@@ -335,9 +403,37 @@ def _run_units(
             ledger_id = _record(
                 conn, plan, applied_at, started, "failed", message, outcomes, tuple(runner.retries)
             )
+            journal.finish(conn, log.run_id, "failed", error=message, ledger_id=ledger_id)
+            if failure is not None:
+                log.end(conn, [failure.step], "failed")
     except psycopg.Error as exc:  # the database is gone: still say what happened
         message += f" The ledger could not record this: {(exc.diag.message_primary or exc)!s}."
     raise ApplyFailed(message, ledger_id) from None
+
+
+def _keep(failure: UnitFailed, runner: Runner, log: journal.RunLog) -> bool:
+    """Should the run stop as interrupted rather than be undone? When the database cannot be
+    reached (nothing can be undone anyway), or when a backfill that has committed batches runs
+    out of lock budget: undoing would throw away work that a resume simply continues."""
+    if failure.lost:
+        return True
+    step = failure.unit.steps[0]
+    if not (failure.exhausted and step.backfill is not None):
+        return False
+    if log.state(runner.conn, failure.step).rows_done == 0:
+        return False
+    with runner.conn.transaction():
+        journal.finish(runner.conn, log.run_id, "interrupted", error=failure.reason)
+    return True
+
+
+def _interrupted_text(plan: Plan, failure: UnitFailed, run_id: int) -> str:
+    return (
+        f"run {run_id} was interrupted at step {failure.step} of {len(plan.steps)} "
+        f"({plan.steps[failure.step - 1].description}): {failure.reason}. Every step and batch "
+        f"that committed is journalled: `lockplane apply --resume` continues from there, "
+        f"`lockplane runs abandon {run_id}` undoes it instead."
+    )
 
 
 def _failure_text(failure: UnitFailed, settings: Settings, runner: Runner) -> str:
@@ -441,3 +537,130 @@ def _numbers(numbers: list[int]) -> str:
 
 def _steps(plan: Plan, numbers: list[int]) -> str:
     return ", ".join(f"step {n} ({plan.steps[n - 1].description})" for n in numbers)
+
+
+def _interrupted_run(conn: psycopg.Connection, url: str, run_id: int | None) -> journal.RunInfo:
+    """The run to resume or abandon: `run_id`, or the one interrupted run."""
+    if run_id is not None:
+        found = journal.runs(conn, run_id)
+        if not found:
+            raise InputError("runs", f"there is no run {run_id} on {mask_url(url)}")
+        if not found[0].unfinished:
+            raise InputError(
+                "runs", f"run {run_id} on {mask_url(url)} is {found[0].status}, not interrupted"
+            )
+        return found[0]
+    stuck = journal.interrupted(conn)
+    if not stuck:
+        raise InputError("runs", f"no interrupted run on {mask_url(url)}: nothing to resume")
+    return stuck[-1]
+
+
+def resume_run(
+    database_url: str,
+    *,
+    run_id: int | None = None,
+    lock_timeout: str = LOCK_TIMEOUT,
+    statement_timeout: str = STATEMENT_TIMEOUT,
+    retry_budget: float = RETRY_BUDGET,
+    lock_wait_seconds: float = 5.0,
+    progress: Callable[[int, int, str], None] | None = None,
+    on_retry: Callable[[Retry], None] | None = None,
+    on_backfill: BackfillProgress | None = None,
+    batch_seconds: float = TARGET_SECONDS,
+    backfill_pause: float = 0.0,
+) -> ApplyResult:
+    """Continue an interrupted run (`run_id`, or the only one) from the database alone: the
+    plan is in the journal, done steps are skipped, a backfill restarts at its checkpoint, and
+    a concurrent step that died half-way has its INVALID index dropped and runs again. The
+    shadow proof is not repeated (the run passed it before its first step ran); the result
+    is checked against the plan's target instead."""
+    with advisory_lock(database_url, lock_wait_seconds) as holder:
+        with connect(database_url, autocommit=True) as conn:
+            run = _interrupted_run(conn, database_url, run_id)
+            plan = journal.plan_of(conn, run.id)
+            with conn.transaction():
+                journal.take_over(conn, run.id, holder)
+                journal.finish(conn, run.id, "running")
+            settings = Settings.resolve(conn, lock_timeout, statement_timeout, retry_budget)
+        applied_at = datetime.now(timezone.utc)
+        started = time.monotonic()
+        done = _apply_for_real(
+            plan,
+            database_url,
+            settings,
+            Hooks(progress, on_retry, on_backfill, batch_seconds, backfill_pause),
+            applied_at=applied_at,
+            started=started,
+            holder=holder,
+            run_id=run.id,
+        )
+        duration_ms = int((time.monotonic() - started) * 1000)
+        with connect(database_url, autocommit=True) as conn:
+            after = introspect(conn, **(opt_in(plan.target) if plan.target else {}))
+    verified = plan.target is None or diff(after, plan.target).is_empty
+    left = run.steps - run.steps_done
+    return ApplyResult(
+        steps_applied=left,
+        duration_ms=duration_ms,
+        ledger_id=done.ledger_id,
+        shadow=ShadowReport(),
+        verified=verified,
+        message=f"Resumed run {run.id}: applied the {left} remaining "
+        f"step{'s' if left != 1 else ''} of {run.steps} in {duration_ms} ms",
+        retries=done.retries,
+        warnings=done.warnings,
+        run_id=run.id,
+    )
+
+
+def abandon_run(
+    database_url: str,
+    run_id: int | None = None,
+    *,
+    lock_timeout: str = LOCK_TIMEOUT,
+    retry_budget: float = RETRY_BUDGET,
+    lock_wait_seconds: float = 5.0,
+) -> str:
+    """Undo what an interrupted run committed, with the generated reverse steps, last first,
+    and close it as abandoned; what it says it did. A concurrent step that died half-way
+    has its INVALID index dropped; a backfill half done needs nothing (its column goes with
+    the reverse of the step that added it)."""
+    with advisory_lock(database_url, lock_wait_seconds) as holder:
+        conn = connect(database_url, autocommit=True)
+        try:
+            run = _interrupted_run(conn, database_url, run_id)
+            plan = journal.plan_of(conn, run.id)
+            with conn.transaction():
+                journal.take_over(conn, run.id, holder)
+            states = journal.steps(conn, run.id)
+            settings = Settings.resolve(conn, lock_timeout, STATEMENT_TIMEOUT, retry_budget)
+            log = journal.RunLog(run.id)
+            runner = Runner(
+                conn,
+                settings,
+                watch=None,
+                exclude=(holder,),
+                reconnect=lambda: connect(database_url, autocommit=True),
+                journal=log,
+            )
+            for n, st in states.items():
+                if st.state == "running" and not plan.steps[n - 1].transactional:
+                    runner.clear_leftovers(Unit((plan.steps[n - 1],), (n,)), st.checkpoint)
+            done = [
+                Unit((plan.steps[n - 1],), (n,)) for n, st in states.items() if st.state == "done"
+            ]
+            still, error = _undo(runner, plan, done)
+            if error is not None:
+                raise ApplyFailed(
+                    f"abandoning run {run.id}: {error}. STILL APPLIED: {_steps(plan, still)}; "
+                    "the run stays interrupted."
+                )
+            with runner.conn.transaction():
+                journal.finish(runner.conn, run.id, "abandoned")
+            undone = [u.numbers[0] for u in done]
+        finally:
+            conn.close()
+    if not undone:
+        return f"Abandoned run {run.id}: none of its steps had committed; nothing to undo."
+    return f"Abandoned run {run.id}: undid {_steps(plan, undone)}."

@@ -93,7 +93,7 @@ def record(
         [
             started_at,
             duration_ms,
-            _os_user(),
+            os_user(),
             plan.source_fingerprint,
             plan.target_fingerprint,
             outcome,
@@ -115,7 +115,7 @@ def history(conn: psycopg.Connection) -> list[LedgerEntry]:
     return [LedgerEntry(*row) for row in conn.execute(query)]
 
 
-def _os_user() -> str:
+def os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -81,6 +81,13 @@ class Column(Model):
     )
     collation: str | None = Field(None, description="Only when it differs from the type's default.")
     comment: str | None = None
+    backfill: str | None = Field(
+        None,
+        description="Plan hint: when the column is added to an existing table, the SQL "
+        "expression that sets the rows the table already has, in batches (resumable). "
+        "Introspection never fills this, and it is not part of the schema's content (not in "
+        "the fingerprint, never a difference).",
+    )
 
     @model_validator(mode="after")
     def _one_source_of_values(self) -> Column:
@@ -91,7 +98,13 @@ class Column(Model):
             raise ValueError("identity_options needs identity")
         if self.identity is not None and self.nullable:
             object.__setattr__(self, "nullable", False)  # Postgres makes identity columns NOT NULL
+        if self.backfill is not None and (self.identity or self.generated):
+            raise ValueError("backfill is for columns whose values the plan computes once")
         return self
+
+    def content(self) -> Column:
+        """The column without its backfill hint: what the database holds."""
+        return self.model_copy(update={"backfill": None}) if self.backfill else self
 
 
 class PrimaryKey(Model):
@@ -841,7 +854,11 @@ class Schema(Model):
 
     def managed_dict(self) -> dict[str, Any]:
         """The part of the document that plans change: everything but `$schema` and `unmanaged`."""
-        hints = {"enums": {"__all__": {"renamed"}}}  # plan hints, not content (see Enum.renamed)
+        # plan hints, not content (see Enum.renamed, Column.backfill)
+        hints: dict[str, Any] = {
+            "enums": {"__all__": {"renamed"}},
+            "tables": {"__all__": {"columns": {"__all__": {"backfill"}}}},
+        }
         return self.model_dump(
             mode="json",
             by_alias=True,

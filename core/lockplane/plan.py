@@ -7,6 +7,7 @@ steps, no fingerprints and no target to prove against.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Literal
 
@@ -66,6 +67,26 @@ class Hazard(Model):
     )
 
 
+class Backfill(Model):
+    """Set `column` of every existing row of `table` to `expression`, in batches.
+
+    Each batch is its own short transaction over the next `key` range (the primary key, in
+    order), or over the next range of heap pages when the table has no primary key; the
+    executor records the cursor in the run journal with every batch, so an interrupted backfill
+    resumes where it stopped and no row is set twice. Only rows whose column is still NULL are
+    set: rows written meanwhile carry their value already (from the column default or the
+    trigger the plan installs for the backfill), and a row moved by its update to a page not
+    yet visited is not set again."""
+
+    schema_: str = Field("public", alias="schema")
+    table: str = Field(min_length=1)
+    column: str = Field(min_length=1)
+    expression: str = Field(min_length=1, description="SQL evaluated for each row.")
+    key: tuple[str, ...] = Field(
+        (), description="Primary key columns, in order; empty: batches over heap pages."
+    )
+
+
 class Step(Model):
     description: str = Field(min_length=1)
     sql: str = Field(min_length=1)
@@ -104,6 +125,11 @@ class Step(Model):
     )
     reverse_hazards: tuple[Hazard, ...] = Field(
         (), description="Hazards of the reverse step, carried so a rollback is judged like a plan."
+    )
+    backfill: Backfill | None = Field(
+        None,
+        description="The executor runs the step in batches (`sql` is the same work as one "
+        "statement: what the shadow proof runs and what a reviewer reads).",
     )
 
     @property
@@ -163,6 +189,11 @@ class Plan(Model):
             source=self.target,
             target=self.source,
         )
+
+    def fingerprint(self) -> str:
+        """sha256 of the plan document: names exactly these steps, for journals and
+        confirmations."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     def to_json(self) -> str:
         data = self.model_dump(mode="json", by_alias=True, exclude_none=True)

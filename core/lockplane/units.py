@@ -27,14 +27,27 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from .backfill import (
+    FIRST_PAGES,
+    FIRST_ROWS,
+    TARGET_SECONDS,
+    BackfillProgress,
+    Cursor,
+    estimate,
+    resize,
+    run_batch,
+)
+from .backfill import Progress as BackfillMeter
 from .blockers import Blocker, BlockerWatch, describe, find_blockers
-from .errors import InputError
+from .errors import InputError, LockplaneError
+from .journal import RunLog
 from .plan import LOCK_ORDER, Step
 from .sqltext import split_statements
 
@@ -87,10 +100,10 @@ class Unit:
 
 
 def runs_alone(step: Step) -> bool:
-    """Outside a transaction, or a long step under a weak lock (VALIDATE CONSTRAINT) that the
-    planner marked `own_transaction`: in a group it would scan while the group still held the
-    strong locks of the steps before it."""
-    return not step.transactional or step.own_transaction
+    """Outside a transaction, a backfill (a transaction per batch), or a long step under a
+    weak lock (VALIDATE CONSTRAINT) that the planner marked `own_transaction`: in a group it
+    would scan while the group still held the strong locks of the steps before it."""
+    return not step.transactional or step.own_transaction or step.backfill is not None
 
 
 def split_units(steps: Sequence[Step], numbers: Sequence[int] | None = None) -> list[Unit]:
@@ -179,7 +192,9 @@ class Retry:
 class UnitFailed(Exception):
     """A unit could not run; it was rolled back (or, non-transactional, changed nothing).
 
-    `exhausted`: it kept waiting for locks until the retry budget was spent."""
+    `exhausted`: it kept waiting for locks until the retry budget was spent. `lost`: the
+    connection to the database was lost and could not be opened again within the budget, so
+    nothing more can be done from here (a resumed run takes over)."""
 
     def __init__(
         self,
@@ -188,6 +203,7 @@ class UnitFailed(Exception):
         reason: str,
         *,
         exhausted: bool = False,
+        lost: bool = False,
         blockers: Sequence[Blocker] = (),
         leftovers: Sequence[str] = (),
         dropped: Sequence[str] = (),
@@ -197,9 +213,19 @@ class UnitFailed(Exception):
         self.step = step
         self.reason = reason
         self.exhausted = exhausted
+        self.lost = lost
         self.blockers = tuple(blockers)
         self.leftovers = tuple(leftovers)  # INVALID indexes it left that could not be dropped
         self.dropped = tuple(dropped)  # INVALID indexes it left, dropped
+
+
+class _Lost(Exception):
+    """The connection went away during a unit: wait, reconnect, try again."""
+
+    def __init__(self, step: int, reason: str) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
 
 
 _INVALID = """
@@ -253,8 +279,18 @@ class Runner:
         watch: BlockerWatch | None,
         exclude: Iterable[int] = (),
         on_retry: Callable[[Retry], None] | None = None,
+        reconnect: Callable[[], psycopg.Connection] | None = None,
+        journal: RunLog | None = None,
+        on_backfill: BackfillProgress | None = None,
+        batch_seconds: float = TARGET_SECONDS,
+        pause: float = 0.0,
     ) -> None:
         self.conn = conn
+        self.reconnect = reconnect  # opens a new session after the connection is lost
+        self.journal = journal
+        self.on_backfill = on_backfill
+        self.batch_seconds = batch_seconds  # a backfill batch should commit in about this long
+        self.pause = pause  # seconds to sleep between backfill batches (throttle)
         self.settings = settings
         self.watch = watch
         self.exclude = {conn.info.backend_pid, *exclude, *([watch.pid] if watch else [])}
@@ -278,10 +314,28 @@ class Runner:
             for number, step in zip(unit.numbers, unit.steps, strict=True):
                 if progress is not None:
                     progress(number, total, step.description)
+            self._end(unit)
+            return
+        if unit.steps[0].backfill is not None:
+            self._backfill(unit, progress, total)
             return
         attempt = 0
         while True:
             attempt += 1
+            try:
+                if self._try(unit, attempt, progress, total):
+                    return
+            except _Lost as lost:
+                self._reconnect(unit, lost.step, attempt, lost.reason)
+                if self.journal is not None and self.journal.reached(
+                    self.conn, unit.numbers, self._final
+                ):
+                    return  # the commit went through before the connection went
+
+    def _try(self, unit: Unit, attempt: int, progress: Progress | None, total: int) -> bool:
+        """One attempt: True when the unit ran, False when it waited and should try again."""
+        current = [unit.numbers[0]]
+        try:
             blockers = find_blockers(
                 self.conn,
                 unit.locks(),
@@ -291,52 +345,183 @@ class Runner:
             )
             if blockers:
                 self._wait(unit, unit.numbers[0], attempt, "blocked before running", blockers)
-                continue
-            before = None if unit.transactional else invalid_indexes(self.conn, self._scope(unit))
-            current = [unit.numbers[0]]
-            dropped_before = len(self.dropped)
+                return False
+            before, stamp = (None, None) if unit.transactional else self._invalid_before(unit)
+        except psycopg.Error as exc:
+            raise self._lost_or(exc, unit, current[0]) from None
+        dropped_before = len(self.dropped)
+        if self.watch is not None:
+            self.watch.arm()
+        started = time.monotonic()
+        try:
+            self._attempt(unit, current, progress, total, stamp)
+            return True
+        except psycopg.Error as exc:
+            if self.conn.closed:
+                raise self._lost_or(exc, unit, current[0]) from None
+            waited = time.monotonic() - started
+            seen = self.watch.disarm() if self.watch is not None else []
+            leftovers = [] if before is None else self._drop_new_invalid(unit, before)
+            dropped = tuple(i.index for i in self.dropped[dropped_before:])
+            kind = next((k for t, k in RETRYABLE.items() if isinstance(exc, t)), None)
+            if kind is None or leftovers:
+                raise UnitFailed(
+                    unit,
+                    current[0],
+                    self._explain(exc),
+                    leftovers=leftovers,
+                    dropped=dropped,
+                ) from None
+            if not seen:  # too quick for the watcher: whoever held the locks all along
+                seen = find_blockers(
+                    self.conn,
+                    unit.locks(),
+                    exclude=self.exclude,
+                    older_than_ms=int(waited * 1000),
+                    concurrent=not unit.transactional,
+                )
+            self.spent += waited
+            self._wait(unit, current[0], attempt, kind, seen, dropped)
+            return False
+        finally:
             if self.watch is not None:
-                self.watch.arm()
-            started = time.monotonic()
+                self.watch.disarm()
+
+    # ------------------------------------------------------------------ the run journal
+
+    @property
+    def _final(self) -> str:
+        return "undone" if self.undoing else "done"
+
+    def _begin(self, unit: Unit, checkpoint: dict[str, Any] | None = None) -> None:
+        """Record that the unit is starting (not while undoing: a step being undone is still
+        applied until its reverse commits, and a resumed run must see it so)."""
+        if self.journal is not None and not self.undoing:
+            self.journal.begin(self.conn, unit.numbers, checkpoint)
+
+    def _end(self, unit: Unit) -> None:
+        if self.journal is not None:
+            self.journal.end(self.conn, unit.numbers, self._final)
+
+    def _invalid_before(self, unit: Unit) -> tuple[dict[int, InvalidIndex], dict[str, Any] | None]:
+        """The INVALID indexes before a concurrent step, and the checkpoint that records them
+        (None when the journal has it already). If an earlier attempt of the step died with
+        its process or connection, the journal holds the set from before that attempt: what
+        has appeared since is that attempt's leftover, dropped now."""
+        now = invalid_indexes(self.conn, self._scope(unit))
+        if self.journal is None or self.undoing:
+            return now, None
+        earlier = self.journal.state(self.conn, unit.numbers[0]).checkpoint
+        if earlier is None or "invalid_before" not in earlier:
+            return now, {"invalid_before": sorted(now)}
+        self.clear_leftovers(unit, earlier)
+        return invalid_indexes(self.conn, self._scope(unit)), None
+
+    def clear_leftovers(self, unit: Unit, checkpoint: dict[str, Any] | None) -> None:
+        """Drop the INVALID index a concurrent step left when its run died half-way
+        (`checkpoint` is that step's journal entry, holding the INVALID set from before)."""
+        if checkpoint is None or "invalid_before" not in checkpoint:
+            return
+        left = self._drop_new_invalid(unit, {int(oid) for oid in checkpoint["invalid_before"]})
+        if left:
+            raise UnitFailed(unit, unit.numbers[0], f"could not drop {', '.join(left)}")
+
+    # ------------------------------------------------------------------ lost connections
+
+    def _lost_or(self, exc: psycopg.Error, unit: Unit, step: int) -> Exception:
+        """A lost connection is waited out and reconnected (_Lost); anything else fails."""
+        if self.conn.closed and self.reconnect is not None:
+            return _Lost(step, reason_of(exc))
+        return UnitFailed(unit, step, reason_of(exc), lost=self.conn.closed)
+
+    def _reconnect(self, unit: Unit, step: int, attempt: int, reason: str) -> None:
+        """Wait (within the retry budget) and open a new session, until one opens."""
+        assert self.reconnect is not None
+        while True:
+            self._wait(unit, step, attempt, f"connection lost: {reason}", (), lost=True)
             try:
-                self._attempt(unit, current, progress, total)
+                self.conn = self.reconnect()
+            except LockplaneError as exc:
+                reason, attempt = str(exc), attempt + 1
+                continue
+            pid = self.conn.info.backend_pid
+            self.exclude.add(pid)
+            if self.watch is not None:
+                self.watch.follow(pid)
+            return
+
+    # ------------------------------------------------------------------------ backfills
+
+    def _backfill(self, unit: Unit, progress: Progress | None, total: int) -> None:
+        """Run a backfill batch by batch from its journalled cursor, each batch committed with
+        the cursor after it. A lost connection or a lock wait costs one batch, retried; the
+        budget is for waiting without progress, so every committed batch renews it."""
+        number, step = unit.numbers[0], unit.steps[0]
+        spec = step.backfill
+        assert spec is not None
+        if progress is not None:
+            progress(number, total, step.description)
+        attempt = 0
+        meter: BackfillMeter | None = None
+        while True:
+            try:
+                state = self.journal.state(self.conn, number) if self.journal else None
+                cursor = Cursor.from_json(state.checkpoint if state else None)
+                if state is None or state.checkpoint is None:
+                    cursor.batch_rows = FIRST_ROWS if spec.key else FIRST_PAGES
+                if meter is None:
+                    done = state.rows_done if state else 0
+                    meter = BackfillMeter(done, estimate(self.conn, spec), rows_at_start=done)
+                    self._begin(unit)
+                while not cursor.finished:
+                    attempt += 1
+                    with self.conn.transaction():
+                        for name, ms in (
+                            ("lock_timeout", self.settings.lock_ms),
+                            ("statement_timeout", self.settings.statement_ms),
+                        ):
+                            self.conn.execute("SELECT set_config(%s, %s, true)", [name, f"{ms}ms"])
+                        batch, cursor = run_batch(self.conn, spec, cursor)
+                        meter.rows_done += batch.rows
+                        meter.rows_total = max(meter.rows_total or 0, meter.rows_done)
+                        if self.journal is not None:
+                            self.journal.advance(
+                                self.conn, number, cursor.to_json(), batch.rows, meter.rows_total
+                            )
+                            if cursor.finished:
+                                self.journal.end(self.conn, [number], "done")
+                    resize(cursor, batch, heap=not spec.key, target=self.batch_seconds)
+                    self.spent, attempt = 0.0, 0
+                    if self.on_backfill is not None:
+                        self.on_backfill(number, meter)
+                    if self.pause and not cursor.finished:
+                        time.sleep(self.pause)
                 return
             except psycopg.Error as exc:
+                if meter is not None:  # the failed batch's rows were rolled back
+                    meter = None
                 if self.conn.closed:
-                    raise UnitFailed(unit, current[0], reason_of(exc)) from None
-                waited = time.monotonic() - started
-                seen = self.watch.disarm() if self.watch is not None else []
-                leftovers = [] if before is None else self._drop_new_invalid(unit, before)
-                dropped = tuple(i.index for i in self.dropped[dropped_before:])
+                    if self.reconnect is None:
+                        raise UnitFailed(unit, number, reason_of(exc), lost=True) from None
+                    self._reconnect(unit, number, max(attempt, 1), reason_of(exc))
+                    continue
                 kind = next((k for t, k in RETRYABLE.items() if isinstance(exc, t)), None)
-                if kind is None or leftovers:
-                    raise UnitFailed(
-                        unit,
-                        current[0],
-                        self._explain(exc),
-                        leftovers=leftovers,
-                        dropped=dropped,
-                    ) from None
-                if not seen:  # too quick for the watcher: whoever held the locks all along
-                    seen = find_blockers(
-                        self.conn,
-                        unit.locks(),
-                        exclude=self.exclude,
-                        older_than_ms=int(waited * 1000),
-                        concurrent=not unit.transactional,
-                    )
-                self.spent += waited
-                self._wait(unit, current[0], attempt, kind, seen, dropped)
-            finally:
-                if self.watch is not None:
-                    self.watch.disarm()
+                if kind is None:
+                    raise UnitFailed(unit, number, self._explain(exc)) from None
+                self._wait(unit, number, max(attempt, 1), kind, ())
 
     def _attempt(
-        self, unit: Unit, current: list[int], progress: Progress | None, total: int
+        self,
+        unit: Unit,
+        current: list[int],
+        progress: Progress | None,
+        total: int,
+        stamp: dict[str, Any] | None,
     ) -> None:
         statement_ms = self.settings.statement_ms if unit.stops_traffic else 0
         settings = [("lock_timeout", f"{self.settings.lock_ms}ms")]
         settings.append(("statement_timeout", f"{statement_ms}ms"))
+        self._begin(unit, stamp)
         if unit.transactional:
             with self.conn.transaction():
                 for name, value in settings:
@@ -346,6 +531,7 @@ class Runner:
                     if progress is not None:
                         progress(number, total, step.description)
                     self.conn.execute(step.sql.encode())
+                self._end(unit)  # in the unit's transaction: recorded only if it commits
             return
         step = unit.steps[0]
         for name, value in settings:
@@ -358,6 +544,9 @@ class Runner:
             if not self.conn.closed:
                 self.conn.execute("RESET lock_timeout")
                 self.conn.execute("RESET statement_timeout")
+        # Concurrent steps are idempotent (IF [NOT] EXISTS): if the process dies before this
+        # line, the resumed run repeats the step harmlessly.
+        self._end(unit)
 
     def _explain(self, exc: psycopg.Error) -> str:
         reason = reason_of(exc)
@@ -377,11 +566,13 @@ class Runner:
         reason: str,
         blockers: Sequence[Blocker],
         dropped: tuple[str, ...] = (),
+        *,
+        lost: bool = False,
     ) -> None:
         """Sleep before the next try, or raise UnitFailed when the budget is spent."""
         left = self.settings.retry_budget - self.spent
         if left <= 0:
-            raise UnitFailed(unit, step, reason, exhausted=True, blockers=blockers)
+            raise UnitFailed(unit, step, reason, exhausted=True, blockers=blockers, lost=lost)
         backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1))
         sleep = min(left, random.uniform(0.5, 1.0) * backoff)
         index = unit.numbers.index(step)
@@ -407,7 +598,7 @@ class Runner:
     def _scope(unit: Unit) -> list[str] | None:
         return list(unit.steps[0].tables) or None
 
-    def _drop_new_invalid(self, unit: Unit, before: dict[int, InvalidIndex]) -> list[str]:
+    def _drop_new_invalid(self, unit: Unit, before: Container[int]) -> list[str]:
         """Drop the INVALID indexes the failed step left; the ones that would not go."""
         left: list[str] = []
         for oid, index in invalid_indexes(self.conn, self._scope(unit)).items():

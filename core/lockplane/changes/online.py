@@ -44,6 +44,7 @@ from psycopg import sql
 from ..model import CheckConstraint, ForeignKey, Index, PrimaryKey, Table, UniqueConstraint
 from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, col, obj
+from .backfill import backfill_forms, needs_backfill
 from .base import Change, Phase, hazard
 from .column import AlterColumnType, SetNullable
 from .constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex, kind_of
@@ -58,7 +59,7 @@ from .partitions import (
     bound_check,
     online_detach,
 )
-from .table import DropColumn
+from .table import AddColumn, DropColumn
 
 MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: Postgres silently truncates longer names
 
@@ -548,6 +549,8 @@ def _attach_forms(change: AttachPartition) -> list[Change]:
 
 
 def _forms(change: Change, ctx: _Context) -> list[Change]:
+    if isinstance(change, AddColumn) and needs_backfill(change):
+        return [form for part in backfill_forms(change) for form in _forms(part, ctx)]
     if isinstance(change, DetachPartition):
         return online_detach(change)
     if type(change) is AttachPartition:
