@@ -199,6 +199,7 @@ def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
 
 def diff(old: Schema, new: Schema) -> Diff:
     _refuse_dropping_unmanaged(old, new)
+    desired = new  # with its plan hints, for the plan's record of its target
     new, backfills = _without_backfills(new)
     changes: list[Change] = []
     changes += _schemas(old, new)
@@ -214,7 +215,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _access(old, new)
     changes += _functions_and_triggers(old, new)
     changes = [_backfilled(c, backfills) for c in changes]
-    return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
+    return Diff(_reverse_hints(old, enum_changes), desired, tuple(changes))
 
 
 ColumnKey = tuple[str, str, str]

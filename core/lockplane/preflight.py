@@ -356,7 +356,10 @@ def _probes_of(change: Change, d: Diff, version: int) -> Iterator[_Probe]:
         return
     if isinstance(change, AddColumn):
         c = change.after
-        if not c.nullable and c.default is None and c.identity is None and c.generated is None:
+        if c.backfill is not None and not c.nullable:
+            what = f"in {old.qname} for which the backfill of NOT NULL column {c.name} is NULL"
+            yield _Probe(step, what, old, sql.SQL("({}) IS NULL").format(sql.SQL(c.backfill)))
+        elif not c.nullable and c.default is None and c.identity is None and c.generated is None:
             what = f"in {old.qname}, which NOT NULL column {c.name} without a default cannot fill"
             yield _Probe(step, what, old, sql.SQL("true"))
     elif isinstance(change, SetNullable):

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from .db import connect, mask_url, with_database
 from .errors import InputError, LockplaneError, ShadowRefused
+from .hints import sql_backfills, with_backfills, with_hints
 from .introspect import introspect, like, opt_in
 from .model import Schema
 from .plan import Step
@@ -179,7 +180,7 @@ class Shadow:
                     conn.execute(text.encode())
             except psycopg.Error as exc:
                 raise InputError(source, [_locate(conn, text, exc)]) from None
-            return introspect(conn)
+            return with_backfills(introspect(conn), sql_backfills(text, source), source)
 
     def build(
         self,
@@ -212,7 +213,7 @@ class Shadow:
         hand-written defaults and expressions compare equal to introspected ones."""
         with self.scratch() as conn:
             self.build(conn, schema, "building the schema on the shadow")
-            return like(schema, introspect(conn, **opt_in(schema)))
+            return with_hints(schema, like(schema, introspect(conn, **opt_in(schema))))
 
 
 def _locate(conn: psycopg.Connection, text: str, exc: psycopg.Error) -> tuple[str, str]:
