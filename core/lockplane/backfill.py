@@ -124,37 +124,52 @@ def _regclass(spec: Backfill) -> str:
     return sql.Identifier(spec.schema_, spec.table).as_string(None)
 
 
-def batch_query(spec: Backfill, first: bool) -> sql.Composed:
-    """One keyset batch: the next `%(limit)s` keys after `%(k0)s, ...`, set where still NULL;
-    returns (rows set, the batch's last key as text...), or no row when no key is left."""
-    table = sql.Identifier(spec.schema_, spec.table)
-    column = sql.Identifier(spec.column)
-    keys = [sql.Identifier(k) for k in spec.key]
-    aliases = [sql.Identifier(f"__lp_k{i}") for i in range(len(keys))]
+def _keys(spec: Backfill) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
+
+
+def _params(prefix: str, n: int) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Placeholder(f"{prefix}{i}") for i in range(n))
+
+
+def bound_query(spec: Backfill, first: bool) -> sql.Composed:
+    """The last key of the next batch: the `%(limit)s`-th key after `(%(lo0)s, ...)` (or the
+    last one left), read from the key's index alone; no row when no key is left."""
     after = sql.SQL("")
     if not first:
-        after = sql.SQL("WHERE ({}) > ({})").format(
-            sql.SQL(", ").join(keys),
-            sql.SQL(", ").join(sql.Placeholder(f"k{i}") for i in range(len(keys))),
-        )
+        after = sql.SQL("WHERE ({}) > ({})").format(_keys(spec), _params("lo", len(spec.key)))
+    order = sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(k)) for k in spec.key)
     return sql.SQL(
-        "WITH batch AS (SELECT {selected} FROM {table} {after} ORDER BY {keys} LIMIT %(limit)s), "
-        "done AS (UPDATE {table} AS t SET {column} = ({expression}) FROM batch "
-        "WHERE ({qualified}) = ({aliases}) AND t.{column} IS NULL RETURNING 1) "
-        "SELECT (SELECT count(*) FROM done), {last} "
-        "FROM (SELECT * FROM batch ORDER BY {aliases} DESC LIMIT 1) tail"
+        "SELECT {texts} FROM (SELECT {keys} FROM {table} {after} ORDER BY {keys} "
+        "LIMIT %(limit)s) batch ORDER BY {order} LIMIT 1"
     ).format(
-        selected=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(k, a) for k, a in zip(keys, aliases, strict=True)
-        ),
-        table=table,
+        texts=sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in spec.key),
+        keys=_keys(spec),
+        table=sql.Identifier(spec.schema_, spec.table),
         after=after,
-        keys=sql.SQL(", ").join(keys),
+        order=order,
+    )
+
+
+def update_query(spec: Backfill, first: bool) -> sql.Composed:
+    """Set the rows with keys in `((%(lo0)s, ...), (%(hi0)s, ...)]` whose column is still NULL:
+    a range scan of the key's index (a join with the batch's keys would hash the whole
+    table); returns how many it set."""
+    column = sql.Identifier(spec.column)
+    low = sql.SQL("")
+    if not first:
+        low = sql.SQL("({}) > ({}) AND ").format(_keys(spec), _params("lo", len(spec.key)))
+    return sql.SQL(
+        "WITH done AS (UPDATE {table} SET {column} = ({expression}) "
+        "WHERE {low}({keys}) <= ({high}) AND {column} IS NULL RETURNING 1) "
+        "SELECT count(*) FROM done"
+    ).format(
+        table=sql.Identifier(spec.schema_, spec.table),
         column=column,
         expression=sql.SQL(spec.expression),  # the schema's own SQL, as a default would be
-        qualified=sql.SQL(", ").join(sql.SQL("t.{}").format(k) for k in keys),
-        aliases=sql.SQL(", ").join(aliases),
-        last=sql.SQL(", ").join(sql.SQL("tail.{}::text").format(a) for a in aliases),
+        low=low,
+        keys=_keys(spec),
+        high=_params("hi", len(spec.key)),
     )
 
 
@@ -177,14 +192,18 @@ def run_batch(conn: psycopg.Connection, spec: Backfill, cursor: Cursor) -> tuple
     """Run the next batch in the caller's transaction; the batch and the cursor after it."""
     started = time.monotonic()
     if spec.key:
+        first = cursor.last_key is None
         params: dict[str, Any] = {"limit": cursor.batch_rows}
-        if cursor.last_key is not None:
-            params.update({f"k{i}": v for i, v in enumerate(cursor.last_key)})
-        row = conn.execute(batch_query(spec, cursor.last_key is None), params).fetchone()
-        if row is None:
+        if not first:
+            params.update({f"lo{i}": v for i, v in enumerate(cursor.last_key or ())})
+        bound = conn.execute(bound_query(spec, first), params).fetchone()
+        if bound is None:
             after = Cursor(cursor.last_key, batch_rows=cursor.batch_rows, finished=True)
             return Batch(0, time.monotonic() - started), after
-        rows, last = int(row[0]), [str(v) for v in row[1:]]
+        last = [str(v) for v in bound]
+        params.update({f"hi{i}": v for i, v in enumerate(last)})
+        row = conn.execute(update_query(spec, first), params).fetchone()
+        rows = int(row[0]) if row else 0
         after = Cursor(last, batch_rows=cursor.batch_rows)
     else:
         end = cursor.end_page if cursor.end_page is not None else heap_pages(conn, spec)
