@@ -97,7 +97,7 @@ class Killer:
             while not self.killed and time.monotonic() < deadline:
                 row = conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE state = 'active' "
-                    "AND query LIKE 'WITH batch AS%%' AND pid <> pg_backend_pid()"
+                    "AND query LIKE 'WITH done AS (UPDATE%%' AND pid <> pg_backend_pid()"
                 ).fetchone()
                 if row and conn.execute("SELECT pg_terminate_backend(%s)", [row[0]]).fetchone():
                     self.killed.append(int(row[0]))
