@@ -115,7 +115,7 @@ def durable(url: str, shadow: str, rows: int) -> tuple[float, Writer]:
         marks["end"] = time.monotonic()
 
     with Writer(url, "b", rows).running() as writer:
-        apply_plan(plan, url, shadow_url=shadow, progress=step, on_backfill=batch)
+        apply_plan(plan, url, shadow_url=shadow, progress=step, on_progress=batch)
     return marks["end"] - marks["start"], writer
 
 

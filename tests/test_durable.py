@@ -21,13 +21,13 @@ import pytest
 from test_lockaware import ROUND_TRIP, Holder
 
 from lockplane import apply_plan, introspect_url, make_plan
-from lockplane.backfill import Progress
 from lockplane.diff import diff
 from lockplane.errors import InputError, RunInterrupted
 from lockplane.executor import abandon_run, resume_run
 from lockplane.journal import runs
 from lockplane.model import Column, Index, Schema
 from lockplane.plan import Plan
+from lockplane.progress import Progress
 from lockplane.shadow import Shadow
 
 COUNTED = """
@@ -114,7 +114,7 @@ def test_a_killed_backend_costs_one_batch_and_no_row_twice(
     plan = backfill_plan(db)
     assert [s.backfill is not None for s in plan.steps].count(True) == 1
     killer = Killer(db, at=0.3)
-    result = apply_plan(plan, db, shadow_url=shadow, on_backfill=killer.progress)
+    result = apply_plan(plan, db, shadow_url=shadow, on_progress=killer.progress)
     assert killer.killed, "the backfill ended before it could be killed"
     assert any(r.reason.startswith("connection lost") for r in result.retries)
     assert_backfilled_once(db, plan)
@@ -144,7 +144,7 @@ def test_no_budget_left_interrupts_the_run_and_resume_finishes_it(
             shadow_url=shadow,
             retry_budget=0,
             batch_seconds=0.02,
-            on_backfill=killer.progress,
+            on_progress=killer.progress,
         )
     with psycopg.connect(db) as conn:
         (run,) = runs(conn)
@@ -186,7 +186,7 @@ def test_a_backfill_that_cannot_get_its_rows_stops_resumable_and_abandon_undoes_
                 lock_timeout="100ms",
                 retry_budget=1.0,
                 batch_seconds=0.01,
-                on_backfill=hold_the_middle,
+                on_progress=hold_the_middle,
             )
     finally:
         for h in holder:
@@ -366,3 +366,28 @@ def test_backfill_hints_in_sql(pg_url: str, fresh_db: Callable[[], str]) -> None
         shadow.load_sql(ddl.splitlines()[0] + "\n-- lockplane:backfill people.x = 1", "want.sql")
     with pytest.raises(InputError, match=r"^want.sql: line 1: lockplane:backfill needs"):
         shadow.load_sql("-- lockplane:backfill people.first\n" + ddl, "want.sql")
+
+
+def test_an_index_build_reports_its_phases(
+    fresh_db: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent index build is sampled from pg_stat_progress_create_index: each sample
+    reaches the caller and the step's journal entry."""
+    monkeypatch.setattr("lockplane.progress.SAMPLE_SECONDS", 0.01)
+    db, shadow = fresh_db(), fresh_db()
+    run_sql(db, COUNTED.format(rows=300_000))
+    now = introspect_url(db)
+    (big,) = now.tables
+    indexed = big.model_copy(update={"indexes": (Index(name="big_v_idx", columns=("v", "id")),)})
+    plan = make_plan(now, now.model_copy(update={"tables": (indexed,)}))
+    (number,) = [n for n, s in enumerate(plan.steps, 1) if "CONCURRENTLY" in s.sql]
+    samples: list[tuple[int, Progress]] = []
+    apply_plan(plan, db, shadow_url=shadow, on_progress=lambda n, p: samples.append((n, p)))
+    assert samples and {n for n, _ in samples} == {number}
+    assert any(p.phase and p.phase.startswith("building index") for _, p in samples)
+    with psycopg.connect(db) as conn:
+        row = conn.execute(
+            "SELECT checkpoint -> 'progress' ->> 'phase' FROM lockplane.run_steps WHERE step = %s",
+            [number],
+        ).fetchone()
+    assert row is not None and row[0]

@@ -12,8 +12,7 @@ This module composes and runs one batch; units.py drives the loop, with its retr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -64,35 +63,6 @@ class Cursor:
 class Batch:
     rows: int  # rows set by this batch
     seconds: float
-
-
-@dataclass
-class Progress:
-    """Rows done of an estimated total, and the rate since the backfill (re)started."""
-
-    rows_done: int
-    rows_total: int | None
-    started: float = field(default_factory=time.monotonic)
-    rows_at_start: int = 0
-
-    @property
-    def rate(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return (self.rows_done - self.rows_at_start) / elapsed if elapsed > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        if not self.rows_total or self.rate <= 0:
-            return None
-        return max(0.0, (self.rows_total - self.rows_done) / self.rate)
-
-    def text(self) -> str:
-        total = f"/{self.rows_total:,}" if self.rows_total else ""
-        eta = f", ETA {self.eta:.0f}s" if self.eta is not None else ""
-        return f"{self.rows_done:,}{total} rows, {self.rate:,.0f} rows/s{eta}"
-
-
-BackfillProgress = Callable[[int, Progress], None]
 
 
 def estimate(conn: psycopg.Connection, spec: Backfill) -> int:

@@ -172,7 +172,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         "retry_budget": args.retry_budget,
         "progress": bars.step,
         "on_retry": bars.waited,
-        "on_backfill": bars.backfill,
+        "on_progress": bars.advanced,
         "batch_seconds": args.batch_seconds,
         "backfill_pause": args.backfill_pause,
     }
@@ -240,7 +240,7 @@ class _Bars:
     def waited(self, retry: Any) -> None:
         sys.stderr.write(f"  {retry.text()}\n")
 
-    def backfill(self, n: int, progress: Any) -> None:
+    def advanced(self, n: int, progress: Any) -> None:
         from tqdm import tqdm
 
         bar = self._bars.get(n)
@@ -291,6 +291,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             f"{r.steps_done:>3}/{r.steps} steps {at:<8}{rows}  {r.os_user}/{r.db_user}  "
             f"plan {r.plan_fingerprint[:12]}"
         )
+        if r.phase and r.status in {"running", "interrupted"}:
+            print(f"      step {r.current_step}: {r.phase}")
         if r.error and args.run is not None:
             print(f"      {r.error}")
     return EXIT_OK

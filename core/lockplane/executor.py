@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 import psycopg
 
 from . import journal, ledger
-from .backfill import TARGET_SECONDS, BackfillProgress
+from .backfill import TARGET_SECONDS
 from .blockers import BlockerWatch, describe
 from .db import connect, mask_url
 from .diff import diff
@@ -42,6 +42,7 @@ from .introspect import introspect, opt_in
 from .model import Schema
 from .plan import Plan
 from .preflight import DEFAULT_TIMEOUT, PreflightReport, preflight_plan
+from .progress import OnProgress
 from .proof import ShadowReport, prove, rehearsed
 from .shadow import Shadow
 from .sqlnames import obj
@@ -163,7 +164,7 @@ def apply_plan(
     preflight_url: str | None = None,
     shadow_sample: int = 0,
     proven: ShadowReport | None = None,
-    on_backfill: BackfillProgress | None = None,
+    on_progress: OnProgress | None = None,
     batch_seconds: float = TARGET_SECONDS,
     backfill_pause: float = 0.0,
 ) -> ApplyResult:
@@ -179,7 +180,8 @@ def apply_plan(
     `proven` is the shadow report of the plan this one rolls back: that proof rehearsed this
     plan already, so the shadow is not used again (a report that did not is refused).
     Backfill steps run in batches of about `batch_seconds`, `backfill_pause` seconds apart,
-    reporting each batch to `on_backfill(n, progress)`. The run is journalled (journal.py);
+    reporting each batch (and each sample of a concurrent index build) to
+    `on_progress(n, progress)`. The run is journalled (journal.py);
     one that is interrupted is continued by `resume_run` and undone by `abandon_run`, and
     no other plan is applied until it is.
     """
@@ -218,7 +220,7 @@ def apply_plan(
             plan,
             database_url,
             settings,
-            Hooks(progress, on_retry, on_backfill, batch_seconds, backfill_pause),
+            Hooks(progress, on_retry, on_progress, batch_seconds, backfill_pause),
             applied_at=applied_at,
             started=started,
             holder=advisory_pid,
@@ -271,7 +273,7 @@ class Hooks:
 
     progress: Progress | None = None  # (n, total, description) as step n starts
     on_retry: Callable[[Retry], None] | None = None  # each wait, as it begins
-    on_backfill: BackfillProgress | None = None  # (n, progress) after each backfill batch
+    on_progress: OnProgress | None = None  # (n, progress): backfill batches, index builds
     batch_seconds: float = TARGET_SECONDS
     pause: float = 0.0  # seconds between backfill batches
 
@@ -307,7 +309,7 @@ def _apply_for_real(
                 on_retry=hooks.on_retry,
                 reconnect=lambda: connect(url, autocommit=True),
                 journal=log,
-                on_backfill=hooks.on_backfill,
+                on_progress=hooks.on_progress,
                 batch_seconds=hooks.batch_seconds,
                 pause=hooks.pause,
             )
@@ -566,7 +568,7 @@ def resume_run(
     lock_wait_seconds: float = 5.0,
     progress: Callable[[int, int, str], None] | None = None,
     on_retry: Callable[[Retry], None] | None = None,
-    on_backfill: BackfillProgress | None = None,
+    on_progress: OnProgress | None = None,
     batch_seconds: float = TARGET_SECONDS,
     backfill_pause: float = 0.0,
 ) -> ApplyResult:
@@ -589,7 +591,7 @@ def resume_run(
             plan,
             database_url,
             settings,
-            Hooks(progress, on_retry, on_backfill, batch_seconds, backfill_pause),
+            Hooks(progress, on_retry, on_progress, batch_seconds, backfill_pause),
             applied_at=applied_at,
             started=started,
             holder=holder,

@@ -73,7 +73,8 @@ SELECT r.id, r.started_at, r.updated_at, r.finished_at, r.state, {_ALIVE} AS ali
        count(s.step) FILTER (WHERE s.state = 'done') AS steps_done,
        min(s.step) FILTER (WHERE s.state NOT IN ('done', 'undone')) AS current_step,
        coalesce(sum(s.rows_done), 0) AS rows_done,
-       sum(s.rows_total) AS rows_total
+       sum(s.rows_total) AS rows_total,
+       min(s.checkpoint -> 'progress' ->> 'phase') FILTER (WHERE s.state = 'running') AS phase
   FROM lockplane.runs r
   LEFT JOIN lockplane.run_steps s ON s.run_id = r.id
  WHERE %(id)s::bigint IS NULL OR r.id = %(id)s::bigint
@@ -103,6 +104,7 @@ class RunInfo:
     current_step: int | None
     rows_done: int
     rows_total: int | None
+    phase: str | None  # of the step running now, when it reports one (an index build)
 
     @property
     def status(self) -> str:
@@ -279,6 +281,15 @@ class RunLog:
         commit may or may not have happened."""
         known = steps(conn, self.run_id)
         return all(known[n].state == state for n in numbers)
+
+    def note(self, conn: psycopg.Connection, number: int, progress: dict[str, Any]) -> None:
+        """How far a step that runs as one statement has got (an index build's phase), kept
+        beside what its checkpoint already holds."""
+        conn.execute(
+            "UPDATE lockplane.run_steps SET checkpoint = coalesce(checkpoint, '{}'::jsonb) "
+            "|| jsonb_build_object('progress', %s::jsonb) WHERE run_id = %s AND step = %s",
+            [json.dumps(progress), self.run_id, number],
+        )
 
     def advance(
         self,

@@ -26,6 +26,7 @@ lock_timeout, and a wait that times out is retried like any other.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,17 +39,17 @@ from .backfill import (
     FIRST_PAGES,
     FIRST_ROWS,
     TARGET_SECONDS,
-    BackfillProgress,
     Cursor,
     estimate,
     resize,
     run_batch,
 )
-from .backfill import Progress as BackfillMeter
 from .blockers import Blocker, BlockerWatch, describe, find_blockers
 from .errors import InputError, LockplaneError
 from .journal import RunLog
 from .plan import LOCK_ORDER, Step
+from .progress import IndexWatch, OnProgress
+from .progress import Progress as StepProgress
 from .sqltext import split_statements
 
 Progress = Callable[[int, int, str], None]
@@ -219,6 +220,9 @@ class UnitFailed(Exception):
         self.dropped = tuple(dropped)  # INVALID indexes it left, dropped
 
 
+_BUILDS_INDEX = re.compile(r"\s*(CREATE\s+(UNIQUE\s+)?INDEX|REINDEX)\b", re.IGNORECASE)
+
+
 class _Lost(Exception):
     """The connection went away during a unit: wait, reconnect, try again."""
 
@@ -281,14 +285,14 @@ class Runner:
         on_retry: Callable[[Retry], None] | None = None,
         reconnect: Callable[[], psycopg.Connection] | None = None,
         journal: RunLog | None = None,
-        on_backfill: BackfillProgress | None = None,
+        on_progress: OnProgress | None = None,
         batch_seconds: float = TARGET_SECONDS,
         pause: float = 0.0,
     ) -> None:
         self.conn = conn
         self.reconnect = reconnect  # opens a new session after the connection is lost
         self.journal = journal
-        self.on_backfill = on_backfill
+        self.on_progress = on_progress
         self.batch_seconds = batch_seconds  # a backfill batch should commit in about this long
         self.pause = pause  # seconds to sleep between backfill batches (throttle)
         self.settings = settings
@@ -462,7 +466,7 @@ class Runner:
         if progress is not None:
             progress(number, total, step.description)
         attempt = 0
-        meter: BackfillMeter | None = None
+        meter: StepProgress | None = None
         while True:
             try:
                 state = self.journal.state(self.conn, number) if self.journal else None
@@ -471,7 +475,7 @@ class Runner:
                     cursor.batch_rows = FIRST_ROWS if spec.key else FIRST_PAGES
                 if meter is None:
                     done = state.rows_done if state else 0
-                    meter = BackfillMeter(done, estimate(self.conn, spec), rows_at_start=done)
+                    meter = StepProgress(done, estimate(self.conn, spec), rows_at_start=done)
                     self._begin(unit)
                 while not cursor.finished:
                     attempt += 1
@@ -492,8 +496,8 @@ class Runner:
                                 self.journal.end(self.conn, [number], "done")
                     resize(cursor, batch, heap=not spec.key, target=self.batch_seconds)
                     self.spent, attempt = 0.0, 0
-                    if self.on_backfill is not None:
-                        self.on_backfill(number, meter)
+                    if self.on_progress is not None:
+                        self.on_progress(number, meter)
                     if self.pause and not cursor.finished:
                         time.sleep(self.pause)
                 return
@@ -536,17 +540,38 @@ class Runner:
         step = unit.steps[0]
         for name, value in settings:
             self.conn.execute("SELECT set_config(%s, %s, false)", [name, value])
+        watch = self._watch_index(unit)
         try:
             if progress is not None:
                 progress(unit.numbers[0], total, step.description)
             self.conn.execute(step.sql.encode())
         finally:
+            if watch is not None:
+                watch.close()
             if not self.conn.closed:
                 self.conn.execute("RESET lock_timeout")
                 self.conn.execute("RESET statement_timeout")
         # Concurrent steps are idempotent (IF [NOT] EXISTS): if the process dies before this
         # line, the resumed run repeats the step harmlessly.
         self._end(unit)
+
+    def _watch_index(self, unit: Unit) -> IndexWatch | None:
+        """A sampler of the build's progress, for a concurrent index build (when there is a
+        way to open a second session and someone to tell)."""
+        if self.reconnect is None or not _BUILDS_INDEX.match(unit.steps[0].sql):
+            return None
+        if self.on_progress is None and self.journal is None:
+            return None
+        number, journal = unit.numbers[0], self.journal
+        record = None
+        if journal is not None:
+
+            def record(conn: psycopg.Connection, checkpoint: dict[str, Any]) -> None:
+                journal.note(conn, number, checkpoint)
+
+        return IndexWatch(
+            self.reconnect(), self.conn.info.backend_pid, number, self.on_progress, record
+        )
 
     def _explain(self, exc: psycopg.Error) -> str:
         reason = reason_of(exc)
