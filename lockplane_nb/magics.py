@@ -9,6 +9,8 @@
     %lockplane preflight [PLAN]                 the read-only data checks, as a DataFrame
     %lockplane rollback [PLAN] [-o VAR]         the generated reverse plan
     %lockplane history [-o VAR]                 the ledger, as a DataFrame
+    %lockplane runs [abandon ID] [-o VAR]       the run journal, as a DataFrame; abandon one
+    %lockplane resume [RUN]                     continue an interrupted run where it stopped
 
 Each subcommand returns the engine's own object (Schema, Plan, Diff, ...) as the cell's value;
 how it looks comes from the display formatters registered in `load_ipython_extension`, so the
@@ -157,6 +159,12 @@ def _parser() -> _Parser:
     c.add_argument("plan", nargs="?", metavar="PLAN", help="variable holding a Plan, or a file")
     c = command("history", "the ledger of applied plans")
     c.add_argument("--database", metavar="URL", help="another database than the connected one")
+    c = command("runs", "the run journal (interrupted runs can be resumed or abandoned)")
+    c.add_argument("action", nargs="?", choices=["list", "abandon"], default="list")
+    c.add_argument("run", nargs="?", type=int, help="the run to abandon")
+    c.add_argument("--database", metavar="URL", help="another database than the connected one")
+    c = command("resume", "continue an interrupted run from its journal")
+    c.add_argument("run", nargs="?", type=int, help="the run (default: the interrupted one)")
     return p
 
 
@@ -577,6 +585,29 @@ class Lockplane(Magics, Configurable):
         with connect(args.database or self._database(), autocommit=True) as conn:
             entries = ledger.history(conn)
         return render.history_frame(entries)
+
+    def _cmd_runs(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Any:
+        from lockplane import abandon_run, journal
+        from lockplane.db import connect
+
+        url = args.database or self._database()
+        if args.action == "abandon":
+            if args.run is None:
+                raise UsageError("%lockplane runs abandon ID: name the run to abandon")
+            print(abandon_run(url, args.run))
+        with connect(url, autocommit=True) as conn:
+            return render.runs_frame(journal.runs(conn))
+
+    def _cmd_resume(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Any:
+        """Resume in the cell, with a progress bar for long steps; returns the ApplyResult."""
+        from IPython.display import display
+
+        from lockplane import resume_run
+        from lockplane_nb.panel import StepBar
+
+        bar = StepBar()
+        display(bar)
+        return resume_run(self._database(), run_id=args.run, on_progress=bar.update)
 
 
 LockplaneMagics = Lockplane

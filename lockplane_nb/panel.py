@@ -31,13 +31,15 @@ from lockplane import (
     apply_plan,
     introspect_url,
     prove,
+    resume_run,
 )
 
 # Not `from lockplane import diff`: once the submodule `lockplane.diff` is imported, that name
 # resolves to the module, not the function (the package's lazy exports share names with modules).
 from lockplane.diff import diff as schema_diff
-from lockplane.errors import PreflightFailed
+from lockplane.errors import PreflightFailed, RunInterrupted
 from lockplane.executor import check_drift  # not exported yet; apply_plan runs the same check
+from lockplane.progress import Progress
 
 from .render import (
     css,
@@ -53,7 +55,35 @@ from .render import (
 if TYPE_CHECKING:
     import pandas as pd
 
-STATES = ("reviewing", "validating", "validated", "failed", "applying", "applied")
+STATES = (
+    "reviewing",
+    "validating",
+    "validated",
+    "failed",
+    "applying",
+    "interrupted",
+    "applied",
+)
+
+
+class StepBar(widgets.HBox):
+    """Progress of a long step (a backfill's rows, an index build's blocks or tuples): a bar
+    and a label with the numbers, rate and ETA. Hidden until a step reports progress."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, description="", bar_style="info")
+        self.label = widgets.Label()
+        super().__init__(children=[self.bar, self.label], **kwargs)
+        self.layout.display = "none"
+
+    def update(self, number: int, progress: Progress) -> None:
+        self.layout.display = "flex"
+        total = progress.rows_total or max(progress.rows_done, 1)
+        self.bar.max = max(total, 1)
+        self.bar.value = min(progress.rows_done, self.bar.max)
+        self.bar.description = f"Step {number}"
+        self.label.value = progress.text()
+
 
 # Panel-only styles. render.css() styles the tab contents: the panel emits it once, at the top,
 # and asks each render helper for its HTML without a style block (style=False). Colours come
@@ -70,11 +100,14 @@ PANEL_CSS = """
   border-left-color: var(--jp-success-color1, #388e3c); background: rgba(46,160,67,.18); }
 .lp-status-failed {
   border-left-color: var(--jp-error-color1, #d32f2f); background: rgba(248,81,73,.18); }
+.lp-status-interrupted {
+  border-left-color: var(--jp-warn-color1, #f57c00); background: rgba(245,124,0,.15); }
 .lp-status .lp-state { font-weight: 600; text-transform: uppercase; margin-right: .5em; }
 .lp-outcome pre { white-space: pre-wrap; margin: 4px 0 0 0;
   font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 12px); }
 .lp-outcome-applied { border-left-color: var(--jp-success-color1, #388e3c); }
 .lp-outcome-failed { border-left-color: var(--jp-error-color1, #d32f2f); }
+.lp-outcome-interrupted { border-left-color: var(--jp-warn-color1, #f57c00); }
 </style>
 """
 
@@ -197,21 +230,41 @@ class ReviewPanel(widgets.VBox):
         self.progress = widgets.IntProgress(
             value=0, min=0, max=steps, description="Steps", bar_style=""
         )
+        self.step_bar = StepBar()
+        self.resume_button = widgets.Button(
+            description="Resume",
+            button_style="warning",
+            icon="play",
+            tooltip="Continue the interrupted run where it stopped, from its journal",
+            layout=widgets.Layout(width="auto", display="none"),
+        )
+        self.run_id: int | None = None  # the run to resume, once one was interrupted
         self.status = widgets.HTML()
         self.outcome = widgets.HTML()
 
         self.validate_button.on_click(self._on_validate)
         self.apply_button.on_click(self._on_apply)
+        self.resume_button.on_click(self._on_resume)
         self.confirm.observe(self._on_confirm, names="value")
 
-        controls: list[widgets.Widget] = [self.validate_button, self.apply_button]
+        controls: list[widgets.Widget] = [
+            self.validate_button,
+            self.apply_button,
+            self.resume_button,
+        ]
         children: list[widgets.Widget] = [
             widgets.HTML(css() + PANEL_CSS),
             self.tabs,
         ]
         if self.confirm_text:
             children.append(self.confirm)
-        children += [widgets.HBox(controls), self.progress, self.status, self.outcome]
+        children += [
+            widgets.HBox(controls),
+            self.progress,
+            self.step_bar,
+            self.status,
+            self.outcome,
+        ]
         super().__init__(children=children, **kwargs)
         self.add_class("lp-panel")
         self._set_state("reviewing", f"{steps} step{'s' if steps != 1 else ''} to review")
@@ -241,7 +294,9 @@ class ReviewPanel(widgets.VBox):
     def _refresh_buttons(self) -> None:
         """Apply only after a green shadow run and, for destructive plans, a ticked confirm."""
         busy = self.state in ("validating", "applying")
-        done = self.state == "applied"
+        done = self.state in ("applied", "interrupted")
+        self.resume_button.layout.display = "flex" if self.state == "interrupted" else "none"
+        self.resume_button.disabled = self.state != "interrupted"
         self.validate_button.disabled = busy or done
         self.confirm.disabled = busy or done
         self.apply_button.disabled = not self._can_apply()
@@ -300,7 +355,6 @@ class ReviewPanel(widgets.VBox):
         """Apply for real; a click while Apply is not allowed (e.g. `.click()` in code) does nothing."""
         if not self._can_apply():
             return
-        total = len(self.plan.steps)
         self.progress.value, self.progress.bar_style = 0, "info"
         self._set_state("applying", "taking the lock, checking drift, proving on the shadow…")
         try:
@@ -311,6 +365,7 @@ class ReviewPanel(widgets.VBox):
                 allow_destructive=self.needs_confirm and self.confirm.value,
                 progress=self._on_progress,
                 on_retry=self._on_retry,
+                on_progress=self.step_bar.update,
                 preflight_url=self.preflight_url,
                 shadow_sample=self.shadow_sample,
                 **self.apply_options,
@@ -319,12 +374,52 @@ class ReviewPanel(widgets.VBox):
             self._fail(str(exc))
             self._show_preflight(exc.report)
             return
+        except RunInterrupted as exc:
+            self._interrupted(exc)
+            return
         except LockplaneError as exc:
             self._fail(str(exc))
             return
         except Exception as exc:
             self._fail(f"unexpected error: {type(exc).__name__}: {exc}")
             raise
+        self._applied(result)
+
+    def _on_resume(self, _button: widgets.Button | None = None) -> None:
+        """Continue the interrupted run from its journal (no new shadow proof: the run passed
+        one before its first step)."""
+        if self.state != "interrupted":
+            return
+        self.progress.bar_style = "info"
+        self._set_state("applying", f"resuming run {self.run_id}…")
+        try:
+            result = resume_run(
+                self.database_url,
+                run_id=self.run_id,
+                progress=self._on_progress,
+                on_retry=self._on_retry,
+                on_progress=self.step_bar.update,
+                **{k: v for k, v in self.apply_options.items() if k != "preflight"},
+            )
+        except RunInterrupted as exc:
+            self._interrupted(exc)
+            return
+        except LockplaneError as exc:
+            self._fail(str(exc))
+            return
+        self._applied(result)
+
+    def _interrupted(self, exc: RunInterrupted) -> None:
+        """Stopped with durable work kept: the journal knows where, Resume goes on from there."""
+        self.run_id = exc.run_id
+        self.progress.bar_style = "warning"
+        self.outcome.value = (
+            f'<div class="lp-outcome lp-outcome-interrupted"><pre>{_text(str(exc))}</pre></div>'
+        )
+        self._set_state("interrupted", _first_line(str(exc)))
+
+    def _applied(self, result: ApplyResult) -> None:
+        total = len(self.plan.steps)
         self.result = result
         self.shadow_report = result.shadow
         self.preflight_report = result.preflight

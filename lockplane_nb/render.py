@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from lockplane.diff import Diff
     from lockplane.executor import ApplyResult
+    from lockplane.journal import RunInfo
     from lockplane.ledger import LedgerEntry
     from lockplane.model import Function, Index, Policy, Schema, Table, Trigger
     from lockplane.observe import StepObservation
@@ -1033,6 +1034,48 @@ HISTORY_COLUMNS = [
     "target",
     "error",
 ]
+
+
+RUNS_COLUMNS = [
+    "id",
+    "started_at",
+    "status",
+    "steps_done",
+    "steps",
+    "current_step",
+    "phase",
+    "rows_done",
+    "rows_total",
+    "os_user",
+    "db_user",
+    "plan",
+    "error",
+]
+
+
+def runs_frame(runs: Sequence[RunInfo]) -> pd.DataFrame:
+    """The run journal as a DataFrame: one row per run, with where an unfinished one stands."""
+    import pandas as pd
+
+    rows = [
+        {
+            "id": r.id,
+            "started_at": r.started_at,
+            "status": r.status,
+            "steps_done": r.steps_done,
+            "steps": r.steps,
+            "current_step": r.current_step if r.status != "done" else None,
+            "phase": r.phase or "",
+            "rows_done": r.rows_done,
+            "rows_total": r.rows_total,
+            "os_user": r.os_user,
+            "db_user": r.db_user,
+            "plan": r.plan_fingerprint[:12],
+            "error": r.error or "",
+        }
+        for r in runs
+    ]
+    return pd.DataFrame(rows, columns=RUNS_COLUMNS)
 
 
 def history_frame(entries: Sequence[LedgerEntry]) -> pd.DataFrame:

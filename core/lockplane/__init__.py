@@ -27,6 +27,8 @@ _EXPORTS = {
     "rollback_plan": "rollback",
     "SafetyReport": "safety",
     "apply_plan": "executor",
+    "resume_run": "executor",
+    "abandon_run": "executor",
     "prove": "proof",
     "check_drift": "executor",
     "ApplyResult": "executor",
@@ -55,6 +57,7 @@ __all__ = [
     "ShadowReport",
     "Step",
     "__version__",
+    "abandon_run",
     "apply_plan",
     "check_drift",
     "diff",
@@ -68,13 +71,14 @@ __all__ = [
     "parse_schema_text",
     "preflight",
     "prove",
+    "resume_run",
     "rollback_plan",
 ]
 
 if TYPE_CHECKING:
     from .diff import Diff
     from .errors import LockplaneError
-    from .executor import ApplyResult, apply_plan, check_drift
+    from .executor import ApplyResult, abandon_run, apply_plan, check_drift, resume_run
     from .introspect import introspect_url
     from .loader import load_plan_file, load_schema_file, parse_plan_text, parse_schema_text
     from .model import Schema

@@ -361,6 +361,50 @@ def test_history_after_an_apply(ip: Any, dbs: tuple[str, str]) -> None:
     assert list(frame["outcome"]) == ["applied"] and list(frame["steps"]) == [3]
 
 
+def test_runs_and_resume(ip: Any, dbs: tuple[str, str]) -> None:
+    """`%lockplane runs` lists the journal; `resume` with nothing interrupted is one line."""
+    db, shadow = dbs
+    connect(ip, db, shadow)
+    result, _ = run(ip, "%lockplane runs")
+    assert isinstance(result.result, pd.DataFrame) and result.result.empty
+    run(ip, "%%lockplane plan -o p\n" + DESIRED_SQL)
+    applied = apply_plan(ip.user_ns["p"], db, shadow_url=shadow)
+    result, out = run(ip, "%lockplane runs -o r")
+    assert result.error_in_exec is None, out
+    frame = ip.user_ns["r"]
+    assert list(frame["id"]) == [applied.run_id] and list(frame["status"]) == ["done"]
+    assert list(frame["steps_done"]) == list(frame["steps"]) == [3]
+    result, out = run(ip, "%lockplane resume")
+    assert result.error_in_exec is not None
+    assert "no interrupted run" in out and "Traceback" not in out
+    result, out = run(ip, f"%lockplane runs abandon {applied.run_id}")
+    assert result.error_in_exec is not None and "is done, not interrupted" in out
+
+
+def test_a_database_error_mid_command_is_one_line(
+    ip: Any, dbs: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that goes away in the middle of a command (here: the introspection session is
+    terminated by another one) is a short error too, not a psycopg traceback."""
+    import psycopg
+
+    db, shadow = dbs
+    connect(ip, db, shadow)
+    from lockplane import introspect as real
+
+    def killed(conn: Any, **options: Any) -> Any:
+        with psycopg.connect(db, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+        return real(conn, **options)
+
+    import sys
+
+    monkeypatch.setattr(sys.modules["lockplane.introspect"], "introspect", killed)
+    result, out = run(ip, "%lockplane introspect")
+    assert result.error_in_exec is not None
+    assert "database error:" in out and "Traceback" not in out
+
+
 def test_apply_opens_the_review_panel(ip: Any, magics: Lockplane, dbs: tuple[str, str]) -> None:
     db, shadow = dbs
     connect(ip, db, shadow)

@@ -178,3 +178,63 @@ def test_plan_without_schemas_has_no_diff_but_applies(fresh_db: Callable[[], str
     panel.apply_button.click()
     assert panel.state == "applied" and panel.progress.value == 1
     assert introspect_url(db).table("public", "posts") is not None
+
+
+def test_an_interrupted_run_is_resumed_from_the_panel(fresh_db: Callable[[], str]) -> None:
+    """A backfill that runs out of lock budget on a row someone holds stops as interrupted:
+    the panel says so and shows Resume, which finishes the run once the row is free."""
+    import threading
+    import time
+
+    from test_lockaware import Holder
+
+    from lockplane.model import Column
+
+    db, shadow = fresh_db(), fresh_db()
+    setup(
+        db,
+        "CREATE TABLE big (id bigint PRIMARY KEY, v integer NOT NULL);"
+        "INSERT INTO big SELECT g, g FROM generate_series(1, 200000) g; ANALYZE big;",
+    )
+    now = introspect_url(db)
+    (big,) = now.tables
+    wanted = big.model_copy(
+        update={"columns": (*big.columns, Column(name="w", type="bigint", backfill="v + 1"))}
+    )
+    plan = make_plan(now, now.model_copy(update={"tables": (wanted,)}))
+    holders: list[Holder] = []
+
+    def hold_a_row_once_the_column_exists() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not has_column(db, "big", "w"):
+            time.sleep(0.005)
+        holders.append(Holder(db, ["SELECT * FROM big WHERE id = 190000 FOR UPDATE"], hold=60))
+        holders[0].start()
+
+    watcher = threading.Thread(target=hold_a_row_once_the_column_exists, daemon=True)
+    panel = ReviewPanel(
+        plan,
+        database_url=db,
+        shadow_url=shadow,
+        apply_options={"lock_timeout": "100ms", "retry_budget": 1.0, "batch_seconds": 0.01},
+    )
+    panel.validate_button.click()
+    assert panel.state == "validated", panel.status.value
+    assert panel.resume_button.layout.display == "none"
+    watcher.start()
+    try:
+        panel.apply_button.click()
+        assert panel.state == "interrupted", panel.status.value
+        assert panel.run_id is not None and "--resume" in panel.outcome.value
+        assert panel.resume_button.layout.display == "flex" and not panel.resume_button.disabled
+        assert panel.step_bar.layout.display == "flex"
+        assert 0 < panel.step_bar.bar.value < panel.step_bar.bar.max
+        assert "rows/s" in panel.step_bar.label.value
+    finally:
+        watcher.join(timeout=60)
+        for h in holders:
+            h.release()
+    panel.resume_button.click()
+    assert panel.state == "applied", panel.status.value
+    assert panel.resume_button.layout.display == "none"
+    assert rows(db, "SELECT count(*) FROM big WHERE w IS DISTINCT FROM v + 1") == [(0,)]
