@@ -112,6 +112,11 @@ def _parser() -> _Parser:
         action="store_true",
         help="plain forms: no CONCURRENTLY builds or NOT VALID + VALIDATE (blocking locks)",
     )
+    c.add_argument(
+        "--expand-contract",
+        action="store_true",
+        help="retype columns through a synced copy and a batched backfill, not a table rewrite",
+    )
     c = command("diff", "the changes between two schemas")
     c.add_argument("old", metavar="OLD", help="URL, file or variable holding a Schema")
     c.add_argument("new", metavar="NEW", help="URL, file or variable holding a Schema")
@@ -487,7 +492,9 @@ class Lockplane(Magics, Configurable):
             )
         current = self._schema(args.source, ns) if args.source else introspect_url(self._database())
         desired = self._cell_schema(cell or "") if has_body else self._schema(args.target, ns)
-        self.last_plan = make_plan(current, desired, online=not args.no_online)
+        self.last_plan = make_plan(
+            current, desired, online=not args.no_online, expand_contract=args.expand_contract
+        )
         return self.last_plan
 
     def _cmd_diff(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Any:

@@ -58,7 +58,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .sources import load_pair
 
     source, target = load_pair(args.source, args.target, shadow=args.shadow_database)
-    plan = make_plan(source, target, online=not args.no_online)
+    if args.expand_contract and args.no_online:
+        raise InputError("--expand-contract", "is an online form: it cannot go with --no-online")
+    plan = make_plan(
+        source, target, online=not args.no_online, expand_contract=args.expand_contract
+    )
     code = EXIT_OK
     if args.validate:
         proof, proved = _rehearse(plan, source, args)
@@ -441,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="plain forms instead of online ones (no CONCURRENTLY index builds, no NOT VALID + "
         "VALIDATE): fewer steps, all in one transaction, but blocking locks while they scan",
+    )
+    p.add_argument(
+        "--expand-contract",
+        action="store_true",
+        help="change column types that would rewrite the table through a copy column kept in "
+        "step by a trigger, a batched backfill and a quick switch-over, instead of one "
+        "ALTER TYPE under ACCESS EXCLUSIVE",
     )
     p.add_argument(
         "--shadow-sample",

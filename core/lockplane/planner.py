@@ -25,26 +25,34 @@ def order(changes: tuple[Change, ...] | list[Change]) -> list[Change]:
     return sorted(changes, key=lambda c: (c.phase, c.key(), c.description()))
 
 
-def planned_changes(d: Diff, *, online: bool = True) -> list[Change]:
+def planned_changes(d: Diff, *, online: bool = True, expand_contract: bool = False) -> list[Change]:
     """The changes a plan's steps are made from, in plan order."""
     ordered = order(d.changes)
     if not online:
         return ordered
-    return [form for _, forms in online_forms(ordered) for form in forms]
+    expand = (d.old, d.new) if expand_contract else None
+    return [form for _, forms in online_forms(ordered, expand) for form in forms]
 
 
-def plan_from_diff(d: Diff, *, online: bool = True) -> Plan:
+def plan_from_diff(d: Diff, *, online: bool = True, expand_contract: bool = False) -> Plan:
     cover = PartitionCover(d.old, d.new)
     return Plan(
         source_fingerprint=d.old.fingerprint(),
         target_fingerprint=d.new.fingerprint(),
-        steps=tuple(cover(c.to_step()) for c in planned_changes(d, online=online)),
+        steps=tuple(
+            cover(c.to_step())
+            for c in planned_changes(d, online=online, expand_contract=expand_contract)
+        ),
         source=d.old,
         target=d.new,
     )
 
 
-def make_plan(old: Schema, new: Schema, *, online: bool = True) -> Plan:
+def make_plan(
+    old: Schema, new: Schema, *, online: bool = True, expand_contract: bool = False
+) -> Plan:
     """The plan that turns a database holding `old` into one holding `new`; `online=False` keeps
-    the plain one-statement forms (shorter plans, blocking locks while they scan or build)."""
-    return plan_from_diff(diff(old, new), online=online)
+    the plain one-statement forms (shorter plans, blocking locks while they scan or build);
+    `expand_contract` changes column types that would rewrite the table through a copy column,
+    a sync trigger and a backfill instead (changes/expand.py)."""
+    return plan_from_diff(diff(old, new), online=online, expand_contract=expand_contract)

@@ -230,7 +230,8 @@ RULES: tuple[Rule, ...] = (
         "A column type change that is not binary compatible.",
         "The table and its indexes are rewritten under an ACCESS EXCLUSIVE lock: no reads or writes "
         "meanwhile. Widening varchar, dropping a length limit or growing numeric precision is free.",
-        "Schedule it for a quiet window, or add a new column, backfill, and switch over.",
+        "Plan with `--expand-contract`: a copy column kept in step by a trigger, a batched "
+        "backfill, and a switch-over that only renames; or schedule it for a quiet window.",
         atlas=("PG301",),
         squawk=("changing-column-type",),
     ),
@@ -242,7 +243,8 @@ RULES: tuple[Rule, ...] = (
         "A column added with a volatile default (now() is stable and fine; random(), "
         "clock_timestamp() are not), an identity, or a stored generated expression.",
         "Every row gets its own value: the table is rewritten under an ACCESS EXCLUSIVE lock.",
-        "Add the column with a constant default (or none) and backfill.",
+        "The online plan (the default) adds the column bare, backfills it in batches and "
+        "sets NOT NULL through a validated check.",
         atlas=("PG302",),
         squawk=("adding-field-with-default", "adding-serial-primary-key-field"),
     ),

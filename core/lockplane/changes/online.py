@@ -41,7 +41,15 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from ..model import CheckConstraint, ForeignKey, Index, PrimaryKey, Table, UniqueConstraint
+from ..model import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    PrimaryKey,
+    Schema,
+    Table,
+    UniqueConstraint,
+)
 from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, col, obj
 from .backfill import backfill_forms, needs_backfill
@@ -465,9 +473,10 @@ class _Context:
 
     unstable: dict[tuple[str, str], set[str]]  # columns each table drops or retypes
     replaced: dict[tuple[str, str], DropIndex]  # index (schema, name) -> the drop of its old form
+    expand: tuple[Schema, Schema] | None = None  # (old, new): retype through expand/contract
 
     @classmethod
-    def of(cls, changes: Sequence[Change]) -> _Context:
+    def of(cls, changes: Sequence[Change], expand: tuple[Schema, Schema] | None = None) -> _Context:
         unstable: dict[tuple[str, str], set[str]] = {}
         replaced: dict[tuple[str, str], DropIndex] = {}
         for c in changes:
@@ -479,7 +488,7 @@ class _Context:
                     unstable.setdefault((e.table.schema_, e.table.name), set()).add(e.column)
             elif isinstance(c, DropIndex) and c.replaced and not c.table_dropped:
                 replaced[(c.table.schema_, c.before.name)] = c
-        return cls(unstable, replaced)
+        return cls(unstable, replaced, expand)
 
     def swappable(self, drop: DropIndex) -> bool:
         """Whether the old index can stay until its replacement is built."""
@@ -549,6 +558,12 @@ def _attach_forms(change: AttachPartition) -> list[Change]:
 
 
 def _forms(change: Change, ctx: _Context) -> list[Change]:
+    if isinstance(change, AlterColumnType) and ctx.expand is not None:
+        from .expand import expand_forms  # it builds on this module's forms
+
+        parts = expand_forms(change, *ctx.expand)
+        if parts != [change]:
+            return [form for part in parts for form in _forms(part, ctx)]
     if isinstance(change, AddColumn) and needs_backfill(change):
         return [form for part in backfill_forms(change) for form in _forms(part, ctx)]
     if isinstance(change, DetachPartition):
@@ -588,7 +603,10 @@ def _forms(change: Change, ctx: _Context) -> list[Change]:
     return [change]
 
 
-def online_forms(changes: Sequence[Change]) -> list[tuple[Change, list[Change]]]:
-    """Each change with the changes that carry it out online, in order (often just itself)."""
-    ctx = _Context.of(changes)
+def online_forms(
+    changes: Sequence[Change], expand: tuple[Schema, Schema] | None = None
+) -> list[tuple[Change, list[Change]]]:
+    """Each change with the changes that carry it out online, in order (often just itself);
+    with `expand` (the old and new schema), rewriting type changes go through expand/contract."""
+    ctx = _Context.of(changes, expand)
     return [(c, _forms(c, ctx)) for c in changes]
