@@ -290,6 +290,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
             rows = f"  {r.rows_done:,}/{r.rows_total or 0:,} rows"
             if r.rows_total and r.status in {"running", "interrupted"}:
                 rows += f" ({100 * r.rows_done / r.rows_total:.0f}%)"
+            if r.rate and r.status == "running":
+                rows += f", {r.rate:,.0f} rows/s"
+                rows += f", ETA {r.eta:.0f}s" if r.eta is not None else ""
         print(
             f"{r.id:>4}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.status:<11} "
             f"{r.steps_done:>3}/{r.steps} steps {at:<8}{rows}  {r.os_user}/{r.db_user}  "

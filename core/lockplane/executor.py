@@ -407,7 +407,7 @@ def _run_units(
             )
             journal.finish(conn, log.run_id, "failed", error=message, ledger_id=ledger_id)
             if failure is not None:
-                log.end(conn, [failure.step], "failed")
+                journal.mark(conn, log.run_id, [failure.step], "failed", error=failure.reason)
     except psycopg.Error as exc:  # the database is gone: still say what happened
         message += f" The ledger could not record this: {(exc.diag.message_primary or exc)!s}."
     raise ApplyFailed(message, ledger_id) from None

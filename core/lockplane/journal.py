@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS lockplane.run_steps (
     checkpoint jsonb,
     rows_done bigint NOT NULL DEFAULT 0,
     rows_total bigint,
+    rows_since timestamptz,
+    rows_at_since bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz,
     error text,
     PRIMARY KEY (run_id, step)
 )
@@ -74,7 +77,10 @@ SELECT r.id, r.started_at, r.updated_at, r.finished_at, r.state, {_ALIVE} AS ali
        min(s.step) FILTER (WHERE s.state NOT IN ('done', 'undone')) AS current_step,
        coalesce(sum(s.rows_done), 0) AS rows_done,
        sum(s.rows_total) AS rows_total,
-       min(s.checkpoint -> 'progress' ->> 'phase') FILTER (WHERE s.state = 'running') AS phase
+       min(s.checkpoint -> 'progress' ->> 'phase') FILTER (WHERE s.state = 'running') AS phase,
+       sum((s.rows_done - s.rows_at_since)
+           / nullif(extract(epoch FROM s.updated_at - s.rows_since), 0))
+         FILTER (WHERE s.state = 'running') AS rate
   FROM lockplane.runs r
   LEFT JOIN lockplane.run_steps s ON s.run_id = r.id
  WHERE %(id)s::bigint IS NULL OR r.id = %(id)s::bigint
@@ -105,6 +111,14 @@ class RunInfo:
     rows_done: int
     rows_total: int | None
     phase: str | None  # of the step running now, when it reports one (an index build)
+    rate: float | None  # rows/s of the backfill running now, since it (re)started
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left for the rows still to do, at the current rate."""
+        if not self.rate or not self.rows_total:
+            return None
+        return max(0.0, (self.rows_total - self.rows_done) / self.rate)
 
     @property
     def status(self) -> str:
@@ -209,6 +223,8 @@ def mark(
         "started_at = CASE WHEN %(state)s = 'running' THEN coalesce(started_at, "
         "clock_timestamp()) ELSE started_at END, "
         "finished_at = CASE WHEN %(state)s = 'running' THEN NULL ELSE clock_timestamp() END, "
+        "rows_since = CASE WHEN %(state)s = 'running' THEN clock_timestamp() ELSE rows_since END, "
+        "rows_at_since = CASE WHEN %(state)s = 'running' THEN rows_done ELSE rows_at_since END, "
         "error = %(error)s, checkpoint = coalesce(%(checkpoint)s::jsonb, checkpoint) "
         "WHERE run_id = %(run)s AND step = ANY(%(steps)s)",
         {
@@ -233,7 +249,7 @@ def checkpoint(
     """A batch of a long step committed: record where it got to, in the batch's transaction."""
     conn.execute(
         "UPDATE lockplane.run_steps SET checkpoint = %s::jsonb, rows_done = rows_done + %s, "
-        "rows_total = %s WHERE run_id = %s AND step = %s",
+        "rows_total = %s, updated_at = clock_timestamp() WHERE run_id = %s AND step = %s",
         [json.dumps(cursor), rows, rows_total, run_id, step],
     )
 
