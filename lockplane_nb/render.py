@@ -1079,7 +1079,8 @@ def runs_frame(runs: Sequence[RunInfo]) -> pd.DataFrame:
         }
         for r in runs
     ]
-    return pd.DataFrame(rows, columns=RUNS_COLUMNS)
+    frame = pd.DataFrame(rows, columns=RUNS_COLUMNS)
+    return frame.astype({"current_step": "Int64", "rows_total": "Int64"})
 
 
 def history_frame(entries: Sequence[LedgerEntry]) -> pd.DataFrame:

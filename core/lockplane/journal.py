@@ -9,7 +9,8 @@ resumed run never does a step twice and never skips one.
 
 A run is interrupted when its apply stopped with durable work half done (state `interrupted`),
 or when it reads `running` but its holder (the session holding Lockplane's advisory lock for it)
-is gone: its process was killed or lost its connection. Only such a run can be
+is gone: its process was killed or lost its connection. `worker_pid` is the session that last ran
+one of its steps (the one to look at, or terminate, while a step runs). Only such a run can be
 resumed or abandoned; while it stands, no new plan may be applied on that database.
 """
 
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS lockplane.runs (
     state text NOT NULL CHECK (state IN ('running', 'interrupted', 'done', 'failed', 'abandoned')),
     holder_pid integer,
     holder_started timestamptz,
+    worker_pid integer,
     os_user text NOT NULL,
     db_user text NOT NULL DEFAULT current_user,
     plan_fingerprint text NOT NULL,
@@ -235,7 +237,11 @@ def mark(
             "steps": list(numbers),
         },
     )
-    conn.execute("UPDATE lockplane.runs SET updated_at = clock_timestamp() WHERE id = %s", [run_id])
+    conn.execute(
+        "UPDATE lockplane.runs SET updated_at = clock_timestamp(), worker_pid = pg_backend_pid() "
+        "WHERE id = %s",
+        [run_id],
+    )
 
 
 def checkpoint(
