@@ -131,7 +131,8 @@ class AlterColumnType(ColumnChange):
                 hazard(
                     "LP301",
                     f"Changing {self.target} from {b.type} to {a.type} rewrites the table and its "
-                    "indexes under an ACCESS EXCLUSIVE lock",
+                    "indexes under an ACCESS EXCLUSIVE lock (plan with --expand-contract to "
+                    "switch over to a backfilled copy instead)",
                 )
             )
         if change.may_fail:
