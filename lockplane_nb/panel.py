@@ -357,8 +357,8 @@ class ReviewPanel(widgets.VBox):
             return
         self.progress.value, self.progress.bar_style = 0, "info"
         self._set_state("applying", "taking the lock, checking drift, proving on the shadow…")
-        try:
-            result = apply_plan(
+        self._run(
+            lambda: apply_plan(
                 self.plan,
                 self.database_url,
                 shadow_url=self.shadow_url,
@@ -370,6 +370,30 @@ class ReviewPanel(widgets.VBox):
                 shadow_sample=self.shadow_sample,
                 **self.apply_options,
             )
+        )
+
+    def _on_resume(self, _button: widgets.Button | None = None) -> None:
+        """Continue the interrupted run from its journal (no new shadow proof: the run passed
+        one before its first step)."""
+        if self.state != "interrupted":
+            return
+        self.progress.bar_style = "info"
+        self._set_state("applying", f"resuming run {self.run_id}…")
+        self._run(
+            lambda: resume_run(
+                self.database_url,
+                run_id=self.run_id,
+                progress=self._on_progress,
+                on_retry=self._on_retry,
+                on_progress=self.step_bar.update,
+                **self.apply_options,
+            )
+        )
+
+    def _run(self, apply: Callable[[], ApplyResult]) -> None:
+        """Apply or resume, and show how it ended: applied, interrupted or failed."""
+        try:
+            result = apply()
         except PreflightFailed as exc:
             self._fail(str(exc))
             self._show_preflight(exc.report)
@@ -383,30 +407,6 @@ class ReviewPanel(widgets.VBox):
         except Exception as exc:
             self._fail(f"unexpected error: {type(exc).__name__}: {exc}")
             raise
-        self._applied(result)
-
-    def _on_resume(self, _button: widgets.Button | None = None) -> None:
-        """Continue the interrupted run from its journal (no new shadow proof: the run passed
-        one before its first step)."""
-        if self.state != "interrupted":
-            return
-        self.progress.bar_style = "info"
-        self._set_state("applying", f"resuming run {self.run_id}…")
-        try:
-            result = resume_run(
-                self.database_url,
-                run_id=self.run_id,
-                progress=self._on_progress,
-                on_retry=self._on_retry,
-                on_progress=self.step_bar.update,
-                **{k: v for k, v in self.apply_options.items() if k != "preflight"},
-            )
-        except RunInterrupted as exc:
-            self._interrupted(exc)
-            return
-        except LockplaneError as exc:
-            self._fail(str(exc))
-            return
         self._applied(result)
 
     def _interrupted(self, exc: RunInterrupted) -> None:

@@ -20,7 +20,7 @@ from ..castrules import is_volatile
 from ..model import Column, Table
 from ..plan import Backfill, LockMode, Step
 from ..sqlnames import col
-from .base import Change, Phase
+from .base import Change, NothingToUndo, Phase
 from .column import SetDefault, SetNullable
 from .ddl import table_name
 from .table import AddColumn
@@ -107,31 +107,7 @@ class BackfillColumn(Change):
         return super().to_step().model_copy(update={"backfill": spec})
 
 
-@dataclass(frozen=True)
-class BackfillUndo(Change):
-    """The rollback of a backfill: nothing, since the rollback's next step drops the column.
-    A step of its own (a comment) so that the rollback's reverse is the forward plan again."""
+class BackfillUndo(NothingToUndo):
+    """The rollback of a backfill: nothing, since the rollback's next step drops the column."""
 
-    done: BackfillColumn
-    sign = "~"
-    kind = "column"
-
-    @property
-    def phase(self) -> int:  # type: ignore[override]
-        return self.done.phase
-
-    def key(self) -> tuple[str, ...]:
-        return self.done.key()
-
-    @property
-    def target(self) -> str:
-        return self.done.target
-
-    def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: the backfilled values go with their column")]
-
-    def reverse(self) -> Change:
-        return self.done
-
-    def description(self) -> str:
-        return f"Nothing to undo for: {self.done.description()}"
+    why = "the backfilled values go with their column"

@@ -106,6 +106,48 @@ class Change(ABC):
         )
 
 
+@dataclass(frozen=True)
+class NothingToUndo(Change):
+    """The inverse of a step that leaves nothing of its own to take back (VALIDATE only checks
+    rows; a backfill's values go with the column the rollback drops next).
+
+    It is a step of its own whose SQL is a comment, rather than a hole in the rollback: a rollback
+    is itself a plan whose reverse is the original one (proving a rollback on the shadow runs that
+    reverse), and that reverse must still hold the step. The comment is fixed text (`why`, per
+    class): names can hold newlines, which would end a comment."""
+
+    done: Change
+    why: ClassVar[str]
+    sign = "~"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return self.done.phase
+
+    def key(self) -> tuple[str, ...]:
+        return self.done.key()
+
+    @property
+    def kind(self) -> str:
+        return self.done.kind
+
+    @property
+    def target(self) -> str:
+        return self.done.target
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("-- nothing to undo: {}").format(sql.SQL(self.why))]
+
+    def reverse(self) -> Change:
+        return self.done
+
+    def description(self) -> str:
+        return f"Nothing to undo for: {self.done.description()}"
+
+    def notes(self) -> list[str]:
+        return ["Runs nothing"]
+
+
 class ObjectChange(Change):
     """A change to one schema-level object (enum, sequence, extension, table...): its place in
     the plan and its name both come from that object."""
