@@ -76,7 +76,8 @@ def assert_backfilled_once(url: str, plan: Plan) -> None:
 
 
 class Killer:
-    """Terminates the backend running a backfill batch once the backfill is `at` done."""
+    """Terminates the session running the run's steps (the journal's `worker_pid`) while it
+    runs a backfill batch, once the backfill is `at` done."""
 
     def __init__(self, url: str, at: float) -> None:
         self.url, self.at = url, at
@@ -90,18 +91,19 @@ class Killer:
             self._armed.set()
 
     def _run(self) -> None:
-        if not self._armed.wait(120):
+        if not self._armed.wait(300):
             return
         with psycopg.connect(self.url, autocommit=True) as conn:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while not self.killed and time.monotonic() < deadline:
                 row = conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE state = 'active' "
-                    "AND query LIKE 'WITH done AS (UPDATE%%' AND pid <> pg_backend_pid()"
+                    "SELECT a.pid FROM lockplane.runs r JOIN pg_stat_activity a "
+                    "ON a.pid = r.worker_pid WHERE r.state = 'running' AND a.state = 'active' "
+                    "AND a.query LIKE 'WITH done AS (UPDATE%%'"
                 ).fetchone()
                 if row and conn.execute("SELECT pg_terminate_backend(%s)", [row[0]]).fetchone():
                     self.killed.append(int(row[0]))
-                time.sleep(0.005)
+                time.sleep(0.002)
 
 
 def test_a_killed_backend_costs_one_batch_and_no_row_twice(
