@@ -17,6 +17,7 @@ from . import __version__
 from .errors import InputError, LockplaneError
 
 if TYPE_CHECKING:
+    from .extpaths import UpdatePaths
     from .model import Schema
     from .plan import Plan
     from .proof import ShadowReport
@@ -58,7 +59,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .sources import load_pair
 
     source, target = load_pair(args.source, args.target, shadow=args.shadow_database)
-    plan = make_plan(source, target, online=not args.no_online)
+    plan = make_plan(
+        source,
+        target,
+        online=not args.no_online,
+        extension_paths=_extension_paths(args, source, target),
+    )
     code = EXIT_OK
     if args.validate:
         proof, proved = _rehearse(plan, source, args)
@@ -76,6 +82,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
         sys.stderr.write("No changes: the schemas are identical.\n")
     _write(plan.to_json(), args.output)
     return code
+
+
+def _extension_paths(
+    args: argparse.Namespace, source: Schema, target: Schema
+) -> UpdatePaths | None:
+    """The extension update paths the plan needs, read on the shadow (where the proof runs)
+    or else on the source database; None when there is neither, and then updates are one-way."""
+    from .db import is_url, shadow_url
+    from .extpaths import update_paths_for
+    from .sources import shadow_configured
+
+    if shadow_configured(args.shadow_database):
+        return update_paths_for(shadow_url(args.shadow_database), source, target)
+    if is_url(args.source):
+        return update_paths_for(args.source, source, target)
+    return None
 
 
 def _rehearse(

@@ -83,9 +83,25 @@ class Change(ABC):
         """Why a hazard-free change is safe, for the validation report."""
         return []
 
+    def one_way(self) -> bool:
+        """True when nothing can undo this change (an extension update with no path back): its
+        step carries no reverse, and the rollback of its plan refuses, naming it."""
+        return False
+
     def to_step(self) -> Step:
-        inverse = self.reverse()
         statements = self.statements()
+        if self.one_way():
+            return Step(
+                description=self.description(),
+                sql=render(statements),
+                one_way=True,
+                reverse_tables=(),
+                lock=self.lock(),
+                tables=self.tables(),
+                hazards=tuple(self.hazards()),
+                notes=tuple(self.notes()),
+            )
+        inverse = self.reverse()
         if not self.transactional:  # invariants of the change classes, not of user input
             assert len(statements) == 1, f"{self.description()}: one statement when it runs alone"
             assert not inverse.transactional, f"{self.description()}: its inverse runs alone too"
