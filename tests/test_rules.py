@@ -424,7 +424,9 @@ def test_rule(case: Case, fresh_db: Callable[[], str], shadow: str) -> None:
         enums = [e.model_copy(update={"renamed": {now: was}}) if e.name == name else e
                  for e in after.enums]  # fmt: skip
         after = after.model_copy(update={"enums": tuple(enums)})
-    paths = UpdatePaths(frozenset(case.paths)) if case.paths else update_paths_for(db, before, after)
+    paths = (
+        UpdatePaths(frozenset(case.paths)) if case.paths else update_paths_for(db, before, after)
+    )
     plan = make_plan(before, after, online=case.online, extension_paths=paths)
     rule_hazards = [h for s in plan.steps for h in s.hazards if h.rule == case.code]
     assert rule_hazards, f"{case.code} not raised; got {sorted(_rules(plan))}"

@@ -416,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-destructive",
         action="store_true",
-        help="apply steps whose hazards are errors (data loss)",
+        help="apply steps whose hazards are errors (data loss, one-way extension updates)",
     )
     p.add_argument(
         "--lock-timeout",
