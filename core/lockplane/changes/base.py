@@ -122,6 +122,55 @@ class Change(ABC):
         )
 
 
+@dataclass(frozen=True)
+class NothingToUndo(Change):
+    """The inverse of a step that leaves nothing to take back: VALIDATE CONSTRAINT only checks
+    rows, and an index attached to a parent's goes when the rollback drops the parent's.
+
+    It is a step of its own whose SQL is a comment, rather than a hole in the rollback: a rollback
+    is itself a plan whose reverse is the original one (proving a rollback on the shadow runs that
+    reverse), and that reverse must still run. The comment is fixed text (`why`, never a name:
+    names can hold newlines, which would end a comment). It sits where the step it undoes sits,
+    in a transaction of its own when that one has one.
+    """
+
+    done: Change
+    why: str = "VALIDATE CONSTRAINT only checked existing rows"
+    note: str = "Runs nothing: validating changed no data and no definition"
+    sign = "~"
+
+    @property
+    def own_transaction(self) -> bool:  # type: ignore[override]
+        return self.done.own_transaction
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return self.done.phase
+
+    def key(self) -> tuple[str, ...]:
+        return self.done.key()
+
+    @property
+    def kind(self) -> str:
+        return self.done.kind
+
+    @property
+    def target(self) -> str:
+        return self.done.target
+
+    def statements(self) -> list[sql.Composable]:
+        return [sql.SQL("-- nothing to undo: " + self.why)]
+
+    def reverse(self) -> Change:
+        return self.done
+
+    def description(self) -> str:
+        return f"Nothing to undo for: {self.done.description()}"
+
+    def notes(self) -> list[str]:
+        return [self.note]
+
+
 class ObjectChange(Change):
     """A change to one schema-level object (enum, sequence, extension, table...): its place in
     the plan and its name both come from that object."""

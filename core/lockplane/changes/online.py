@@ -44,7 +44,7 @@ from psycopg import sql
 from ..model import CheckConstraint, ForeignKey, Index, PrimaryKey, Table, UniqueConstraint
 from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, col, obj
-from .base import Change, Phase, hazard
+from .base import Change, NothingToUndo, Phase, hazard
 from .column import AlterColumnType, SetNullable
 from .constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex, kind_of
 from .ddl import deferrable, index_def, table_name
@@ -338,49 +338,6 @@ class ValidateConstraint(Change):
             "VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: reads and writes continue while "
             "existing rows are checked"
         ]
-
-
-@dataclass(frozen=True)
-class NothingToUndo(Change):
-    """The inverse of a step that leaves nothing to take back (VALIDATE CONSTRAINT only checks
-    rows; the rollback step that drops the constraint undoes it all).
-
-    It is a step of its own whose SQL is a comment, rather than a hole in the rollback: a rollback
-    is itself a plan whose reverse is the original one (proving a rollback on the shadow runs that
-    reverse), and that reverse must still validate. The comment is fixed text: names can hold
-    newlines, which would end a comment.
-    """
-
-    done: ValidateConstraint
-    sign = "~"
-    own_transaction = True
-
-    @property
-    def phase(self) -> int:  # type: ignore[override]
-        return self.done.phase
-
-    def key(self) -> tuple[str, ...]:
-        return self.done.key()
-
-    @property
-    def kind(self) -> str:
-        return self.done.kind
-
-    @property
-    def target(self) -> str:
-        return self.done.target
-
-    def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: VALIDATE CONSTRAINT only checked existing rows")]
-
-    def reverse(self) -> Change:
-        return self.done
-
-    def description(self) -> str:
-        return f"Nothing to undo for: {self.done.description()}"
-
-    def notes(self) -> list[str]:
-        return ["Runs nothing: validating changed no data and no definition"]
 
 
 @dataclass(frozen=True)

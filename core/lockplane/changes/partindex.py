@@ -33,11 +33,12 @@ from ..errors import PlanError
 from ..model import Index, Schema, Table
 from ..plan import Hazard, LockMode
 from ..sqlnames import obj
-from .base import Change
+from .base import Change, NothingToUndo
 from .constraint import CreateIndex, DropIndex
 from .ddl import index_def, table_name
 
 MAX_NAME_BYTES = 63
+DROPPED_WITH_PARENT = "dropping the parent index drops the attached one"
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,9 @@ class AttachIndex(Change):
         return [_attach(self.parent, self.parent_index, self.table, self.index)]
 
     def reverse(self) -> Change:
-        return KeepAttachedIndex(self.table, self.parent, self.index, self.parent_index, self.root)
+        # Postgres cannot detach an index: dropping the parent's, the rollback's next step,
+        # drops this one with it.
+        return NothingToUndo(self, DROPPED_WITH_PARENT, "Runs nothing")
 
     def description(self) -> str:
         return f"Attach index {self.index} of {self.table.qname} to {self.parent_index}"
@@ -145,27 +148,6 @@ class AttachIndex(Change):
             "A catalog change: no rows are read; the partition's index is locked for a moment "
             "(ACCESS EXCLUSIVE on the index only)"
         ]
-
-
-@dataclass(frozen=True)
-class KeepAttachedIndex(AttachIndex):
-    """The inverse of `AttachIndex`: runs nothing (Postgres cannot detach an index); dropping
-    the parent's index, the rollback's next step, drops this one with it."""
-
-    def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: dropping the parent index drops the attached one")]
-
-    def reverse(self) -> Change:
-        return AttachIndex(self.table, self.parent, self.index, self.parent_index, self.root)
-
-    def description(self) -> str:
-        return f"Nothing to undo for the attach of {self.index} to {self.parent_index}"
-
-    def lock(self) -> LockMode | None:
-        return None
-
-    def notes(self) -> list[str]:
-        return ["Runs nothing"]
 
 
 @dataclass(frozen=True)
@@ -197,46 +179,14 @@ class CreateIndexOnlyAttached(CreateIndexOnly):
         return out
 
     def reverse(self) -> Change:
-        return KeepSubIndex(self)
+        # The rollback's DROP of the root's index, which comes next, drops this one with it.
+        return NothingToUndo(self, DROPPED_WITH_PARENT, "Runs nothing")
 
     def description(self) -> str:
         return (
             f"Create index {self.after.name} on only {self.table.qname} and its partitions, "
             f"attach their indexes, then it to {self.parent_index}"
         )
-
-
-@dataclass(frozen=True)
-class KeepSubIndex(Change):
-    """The inverse of `CreateIndexOnlyAttached`: runs nothing; the rollback's DROP of the
-    root's index, which comes next, drops this one with it."""
-
-    done: CreateIndexOnlyAttached
-    sign = "~"
-    kind = "index"
-
-    @property
-    def phase(self) -> int:  # type: ignore[override]
-        return self.done.phase
-
-    def key(self) -> tuple[str, ...]:
-        return self.done.key()
-
-    @property
-    def target(self) -> str:
-        return self.done.target
-
-    def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: dropping the root index drops this one")]
-
-    def reverse(self) -> Change:
-        return self.done
-
-    def description(self) -> str:
-        return f"Nothing to undo for: {self.done.description()}"
-
-    def notes(self) -> list[str]:
-        return ["Runs nothing"]
 
 
 def online_partitioned_index(change: CreatePartitionedIndex) -> list[Change]:
