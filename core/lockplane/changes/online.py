@@ -58,6 +58,12 @@ from .partitions import (
     bound_check,
     online_detach,
 )
+from .partkeys import (
+    CreatePartitionedKey,
+    SetPartitionedNotNull,
+    online_partitioned_key,
+    online_partitioned_not_null,
+)
 from .table import DropColumn
 
 MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: Postgres silently truncates longer names
@@ -211,6 +217,7 @@ class AttachConstraint(Change):
 
     table: Table
     after: PrimaryKey | UniqueConstraint
+    leaf: bool = False  # a leaf partition's, for its parent's (changes/partkeys.py)
     sign = "+"
 
     phase = Phase.ADD_CONSTRAINT
@@ -239,11 +246,12 @@ class AttachConstraint(Change):
         return [sql.SQL(" ").join(parts)]
 
     def reverse(self) -> Change:
-        return DetachConstraint(self.table, self.after)
+        return DetachConstraint(self.table, self.after, leaf=self.leaf)
 
     def description(self) -> str:
         c = self.after
-        return f"Add {kind_of(c)} {c.name} to table {self.table.qname} using index {c.name}"
+        what = "partition" if self.leaf else "table"
+        return f"Add {kind_of(c)} {c.name} to {what} {self.table.qname} using index {c.name}"
 
     def lock(self) -> LockMode | None:
         return "ACCESS EXCLUSIVE"
@@ -255,11 +263,31 @@ class AttachConstraint(Change):
 @dataclass(frozen=True)
 class DetachConstraint(DropConstraint):
     """DROP CONSTRAINT of an attached constraint (its index goes with it); its own inverse
-    attaches again, so inverting twice gives back the same statements."""
+    attaches again, so inverting twice gives back the same statements. A leaf partition's says
+    IF EXISTS: the rollback's DROP of its parent's constraint, which comes first, drops it."""
+
+    leaf: bool = False
+
+    def statements(self) -> list[sql.Composable]:
+        if not self.leaf:
+            return super().statements()
+        return [
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                table_name(self.table), Ident(self.before.name or "")
+            )
+        ]
 
     def reverse(self) -> Change:
         assert isinstance(self.before, (PrimaryKey, UniqueConstraint))
-        return AttachConstraint(self.table, self.before)
+        return AttachConstraint(self.table, self.before, leaf=self.leaf)
+
+    def description(self) -> str:
+        if not self.leaf:
+            return super().description()
+        return (
+            f"Drop {kind_of(self.before)} {self.before.name} from partition {self.table.qname} "
+            "if dropping its parent's left it"
+        )
 
 
 @dataclass(frozen=True)
@@ -443,7 +471,8 @@ class _Context:
         return not (_columns_used(drop.before) & moving)
 
 
-def _not_null_dance(change: SetNullable) -> list[Change]:
+def not_null_dance(change: SetNullable) -> list[Change]:
+    """SET NOT NULL through a validated CHECK (col IS NOT NULL), which lets it skip its scan."""
     t, column = change.table, change.after.name
     check = CheckConstraint(
         name=temp_name(f"{t.name}_{column}", "lp_not_null"),
@@ -477,13 +506,17 @@ def _constraint_forms(change: AddConstraint) -> list[Change]:
         ]
     if not _attachable(t, c):
         return [change]
-    index = Index(
+    return [CreateIndexConcurrently(t, key_index(c), constraint=c), AttachConstraint(t, c)]
+
+
+def key_index(c: PrimaryKey | UniqueConstraint) -> Index:
+    """The unique index a key constraint is attached to, named as the constraint."""
+    return Index(
         name=c.name or "",
         columns=c.columns,
         unique=True,
         nulls_not_distinct=isinstance(c, UniqueConstraint) and c.nulls_not_distinct,
     )
-    return [CreateIndexConcurrently(t, index, constraint=c), AttachConstraint(t, c)]
 
 
 def _attach_forms(change: AttachPartition) -> list[Change]:
@@ -513,6 +546,10 @@ def _forms(change: Change, ctx: _Context) -> list[Change]:
         return [change]
     if isinstance(change, CreatePartitionedIndex):
         return online_partitioned_index(change)
+    if isinstance(change, CreatePartitionedKey):
+        return online_partitioned_key(change)
+    if isinstance(change, SetPartitionedNotNull):
+        return online_partitioned_not_null(change)
     if getattr(getattr(change, "table", None), "partition_by", None) is not None:
         # Postgres refuses CONCURRENTLY on a partitioned table and NOT VALID foreign keys on one
         # (before 18): its indexes and constraints are built in one step, under the blocking
@@ -538,7 +575,7 @@ def _forms(change: Change, ctx: _Context) -> list[Change]:
             return [change]
         return _constraint_forms(change)
     if isinstance(change, SetNullable) and change.before.nullable and not change.after.nullable:
-        return _not_null_dance(change)
+        return not_null_dance(change)
     return [change]
 
 

@@ -268,6 +268,22 @@ def _tree(schema: Schema, root: Table) -> list[tuple[Table, Table]]:
     return out
 
 
+def stable_tree(old: Schema, new: Schema, root: Table) -> list[tuple[Table, Table]] | None:
+    """The partitions (any depth) of an existing partitioned table, each with its parent, as
+    the target has them; None when the plan adds, removes or moves any (or creates the table):
+    an online form that works partition by partition needs them to stay put."""
+    o = old.table(root.schema_, root.name)
+    if o is None:
+        return None
+    tree = _tree(new, root)
+    key = sorted((t.qname, p.qname, t.partition_bound) for t, p in tree)
+    return (
+        tree
+        if sorted((t.qname, p.qname, t.partition_bound) for t, p in _tree(old, o)) == key
+        else None
+    )
+
+
 def _child_name(t: Table, index: Index, taken: set[tuple[str, str]]) -> str | None:
     """The name Postgres gives `index`'s copy on partition `t` (ChooseIndexName: the table, the
     key and INCLUDE column names, `idx`), when every key is a column, the name fits without
@@ -283,7 +299,7 @@ def _child_name(t: Table, index: Index, taken: set[tuple[str, str]]) -> str | No
     return name
 
 
-def _names_taken(schema: Schema) -> set[tuple[str, str]]:
+def names_taken(schema: Schema) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for t in schema.tables:
         out.add((t.schema_, t.name))
@@ -298,7 +314,7 @@ def partitioned_indexes(changes: list[Change], old: Schema, new: Schema) -> list
     """Check the unique indexes of partitioned tables, and give each index created on an
     existing partitioned table the tree of partitions its online form builds on."""
     out: list[Change] = []
-    taken = _names_taken(old) | _names_taken(new)
+    taken = names_taken(old) | names_taken(new)
     for c in changes:
         if type(c) is not CreateIndex or c.table.partition_by is None:
             out.append(c)
@@ -308,10 +324,7 @@ def partitioned_indexes(changes: list[Change], old: Schema, new: Schema) -> list
         if c.new_table:
             out.append(c)
             continue
-        o = old.table(c.table.schema_, c.table.name)
-        same = o is not None and sorted(
-            (t.qname, p.qname, t.partition_bound) for t, p in _tree(old, o)
-        ) == sorted((t.qname, p.qname, t.partition_bound) for t, p in tree)
+        same = stable_tree(old, new, c.table) is not None
         triples = tuple((t, p, _child_name(t, c.after, taken)) for t, p in tree)
         online = same and triples and all(n is not None for _, _, n in triples)
         out.append(CreatePartitionedIndex(c.table, c.after, tree=triples if online else ()))
