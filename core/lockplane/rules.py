@@ -296,8 +296,10 @@ RULES: tuple[Rule, ...] = (
         "BLOCKING_LOCK",
         "warning",
         "An index is dropped without CONCURRENTLY.",
-        "DROP INDEX takes an ACCESS EXCLUSIVE lock on the table.",
-        "Online (the default): DROP INDEX CONCURRENTLY, outside a transaction.",
+        "DROP INDEX takes an ACCESS EXCLUSIVE lock on the table (and on every partition, for a "
+        "partitioned table's index).",
+        "Online (the default): DROP INDEX CONCURRENTLY, outside a transaction. Postgres has no "
+        "online form for a partitioned table's index: drop it when traffic is low.",
         atlas=("PG102",),
         squawk=("require-concurrent-index-deletion",),
     ),
