@@ -17,10 +17,12 @@ it like anything else:
   stays plain: attaching would run SET NOT NULL's scan under ACCESS EXCLUSIVE anyway.
 - partitions: DETACH ... CONCURRENTLY (no default partition), ATTACH after a validated CHECK
   copying the bound (changes/partitions.py). An index of a partitioned table is built ON ONLY
-  it, each partition's concurrently, then attached (changes/partindex.py). Its other index
-  changes and its constraints stay plain: Postgres refuses CONCURRENTLY on one, and (before 18)
-  NOT VALID foreign keys; a foreign key referencing one stays plain too (VALIDATE would leave
-  the per-partition clones NOT VALID).
+  it, each partition's concurrently, then attached (changes/partindex.py); a unique constraint
+  or primary key from each leaf's own, built concurrently and attached USING INDEX, which the
+  parent's ADD CONSTRAINT then attaches; SET NOT NULL leaf by leaf (changes/partkeys.py). Its
+  other index changes and constraints stay plain: Postgres refuses CONCURRENTLY on one (DROP
+  INDEX included), and (before 18) NOT VALID foreign keys; a foreign key referencing one stays
+  plain too (VALIDATE would leave the per-partition clones NOT VALID).
 
 Every CONCURRENTLY statement says IF [NOT] EXISTS, so a step retried after Postgres finished it
 is a no-op; the executor drops the INVALID index a failed build leaves before it retries, so
