@@ -92,6 +92,13 @@ def test_unknown_paths_are_treated_as_one_way() -> None:
     assert "no database was asked" in step.hazards[0].message
 
 
+def test_the_notebook_rollback_tab_names_the_one_way_step() -> None:
+    from lockplane_nb.render import rollback_html
+
+    html = rollback_html(make_plan(_hstore("1.4"), _hstore("1.5")))
+    assert "No rollback: step 1 (Alter extension hstore (version 1.4 → 1.5))" in html
+
+
 def test_an_update_with_a_path_back_keeps_its_reverse() -> None:
     paths = UpdatePaths(frozenset({("hstore", "1.4", "1.5"), ("hstore", "1.5", "1.4")}))
     plan = make_plan(_hstore("1.4"), _hstore("1.5"), extension_paths=paths)
