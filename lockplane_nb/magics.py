@@ -481,6 +481,7 @@ class Lockplane(Magics, Configurable):
 
     def _cmd_plan(self, args: argparse.Namespace, cell: str | None, ns: Names) -> Plan:
         from lockplane import introspect_url, make_plan
+        from lockplane.extpaths import update_paths_for
 
         has_body = cell is not None and cell.strip() != ""
         if has_body and args.target:
@@ -492,8 +493,15 @@ class Lockplane(Magics, Configurable):
             )
         current = self._schema(args.source, ns) if args.source else introspect_url(self._database())
         desired = self._cell_schema(cell or "") if has_body else self._schema(args.target, ns)
+        # Whether an extension update can be undone is the server's to say (extpaths.py).
+        asked = self._shadow_or_none() or self._database_or_none()
+        paths = update_paths_for(asked, current, desired) if asked else None
         self.last_plan = make_plan(
-            current, desired, online=not args.no_online, expand_contract=args.expand_contract
+            current,
+            desired,
+            online=not args.no_online,
+            expand_contract=args.expand_contract,
+            extension_paths=paths,
         )
         return self.last_plan
 

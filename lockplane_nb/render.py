@@ -758,7 +758,12 @@ def plan_text(plan: Plan, title: str = "Plan") -> str:
 
 def rollback_html(plan: Plan, *, style: bool = True) -> str:
     """The rollback of `plan` (the forward plan): its generated reverse steps, last step first,
-    with a warning for steps whose rollback cannot bring data back or that have none."""
+    with a warning for steps whose rollback cannot bring data back or that have none; a plan
+    with a one-way step has no rollback, and says which step."""
+    one_way = plan.one_way_steps()
+    if one_way:
+        text = f"No rollback: {', '.join(one_way)} cannot be undone (one-way)."
+        return _root("rollback", f'<div class="lp-fail">✗ {escape(text)}</div>', style)
     missing = [n for n, s in enumerate(plan.steps, 1) if s.reverse_sql is None]
     lossy = [
         n for n, s in enumerate(plan.steps, 1) if any(h.code == "IRREVERSIBLE" for h in s.hazards)

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from lockplane import apply_plan, diff, make_plan
 from lockplane.db import connect
+from lockplane.extpaths import UpdatePaths, update_paths_for
 from lockplane.introspect import introspect
 from lockplane.model import Schema
 from lockplane.rules import RULES
@@ -45,6 +46,8 @@ class Case:
     name: str = ""
     renamed: tuple[str, str, str] | None = None  # (enum, new label, old label): Enum.renamed hint
     grants: bool = False  # introspect table privileges too (they are opt-in)
+    # Extension update paths the planner is told of; otherwise they are read on the database.
+    paths: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -133,7 +136,14 @@ CASES = [
         "LP207", MOOD, REPLACE_MOOD.format("('ok')"), "INSERT INTO users VALUES (1, 'a', 1, 'ok');"
     ),
     Case("LP301", USERS, "ALTER TABLE users ALTER COLUMN email TYPE integer USING 0;", USER_ROWS),
-    Case("LP302", USERS, "ALTER TABLE users ADD COLUMN r float8 DEFAULT random();", USER_ROWS),
+    Case(
+        "LP302",
+        USERS,
+        "ALTER TABLE users ADD COLUMN r float8 DEFAULT random();",
+        USER_ROWS,
+        online=False,
+        avoided=("LP302",),
+    ),
     Case("LP303", USERS, "ALTER TABLE users SET UNLOGGED;", USER_ROWS),
     Case(
         "LP304", MOOD, REPLACE_MOOD.format("('ok')"), "INSERT INTO users VALUES (1, 'a', 1, 'ok');"
@@ -353,6 +363,13 @@ CASES = [
         "LP111",
         "CREATE EXTENSION citext VERSION '1.5';",
         "ALTER EXTENSION citext UPDATE TO '1.6';",
+        # No contrib extension ships a downgrade script: the path back is the planner's input.
+        paths=(("citext", "1.6", "1.5"),),
+    ),
+    Case(
+        "LP112",
+        "CREATE EXTENSION citext VERSION '1.5';",
+        "ALTER EXTENSION citext UPDATE TO '1.6';",
     ),
 ]
 
@@ -414,7 +431,10 @@ def test_rule(case: Case, fresh_db: Callable[[], str], shadow: str) -> None:
         enums = [e.model_copy(update={"renamed": {now: was}}) if e.name == name else e
                  for e in after.enums]  # fmt: skip
         after = after.model_copy(update={"enums": tuple(enums)})
-    plan = make_plan(before, after, online=case.online)
+    paths = (
+        UpdatePaths(frozenset(case.paths)) if case.paths else update_paths_for(db, before, after)
+    )
+    plan = make_plan(before, after, online=case.online, extension_paths=paths)
     rule_hazards = [h for s in plan.steps for h in s.hazards if h.rule == case.code]
     assert rule_hazards, f"{case.code} not raised; got {sorted(_rules(plan))}"
     if not case.avoided:

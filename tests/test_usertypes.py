@@ -12,6 +12,7 @@ from lockplane.changes.objects import AlterExtension, RenameEnumValues
 from lockplane.changes.usertypes import AlterCompositeType, RecreateRangeType
 from lockplane.diff import diff
 from lockplane.errors import PlanError
+from lockplane.extpaths import UpdatePaths
 from lockplane.model import CheckConstraint, Index, IndexKey, Schema, default_multirange_name
 from lockplane.planner import make_plan
 
@@ -120,7 +121,8 @@ def test_extension_update_and_move() -> None:
     new = doc(extensions=[{"name": "citext", "schema": "app", "version": "1.6"}])
     kinds = {type(c).__name__ for c in diff(old, new).changes}
     assert kinds == {"CreateSchema", AlterExtension.__name__}
-    step = make_plan(old, new).steps[-1]
+    back = UpdatePaths(frozenset({("citext", "1.6", "1.5")}))  # told there is a way back
+    step = make_plan(old, new, extension_paths=back).steps[-1]
     assert step.sql == (
         "ALTER EXTENSION citext UPDATE TO '1.6';\nALTER EXTENSION citext SET SCHEMA app"
     )

@@ -17,6 +17,7 @@ from . import __version__
 from .errors import InputError, LockplaneError
 
 if TYPE_CHECKING:
+    from .extpaths import UpdatePaths
     from .model import Schema
     from .plan import Plan
     from .proof import ShadowReport
@@ -61,7 +62,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.expand_contract and args.no_online:
         raise InputError("--expand-contract", "is an online form: it cannot go with --no-online")
     plan = make_plan(
-        source, target, online=not args.no_online, expand_contract=args.expand_contract
+        source,
+        target,
+        online=not args.no_online,
+        expand_contract=args.expand_contract,
+        extension_paths=_extension_paths(args, source, target),
     )
     code = EXIT_OK
     if args.validate:
@@ -80,6 +85,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
         sys.stderr.write("No changes: the schemas are identical.\n")
     _write(plan.to_json(), args.output)
     return code
+
+
+def _extension_paths(
+    args: argparse.Namespace, source: Schema, target: Schema
+) -> UpdatePaths | None:
+    """The extension update paths the plan needs, read on the shadow (where the proof runs)
+    or else on the source database; None when there is neither, and then updates are one-way."""
+    from .db import is_url, shadow_url
+    from .extpaths import update_paths_for
+    from .sources import shadow_configured
+
+    if shadow_configured(args.shadow_database):
+        return update_paths_for(shadow_url(args.shadow_database), source, target)
+    if is_url(args.source):
+        return update_paths_for(args.source, source, target)
+    return None
 
 
 def _rehearse(
@@ -522,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-destructive",
         action="store_true",
-        help="apply steps whose hazards are errors (data loss)",
+        help="apply steps whose hazards are errors (data loss, one-way extension updates)",
     )
     p.add_argument(
         "--lock-timeout",

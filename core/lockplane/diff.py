@@ -56,6 +56,7 @@ from .changes.objects import (
 )
 from .changes.partindex import partitioned_indexes
 from .changes.partitions import compared, partition_changes, plain_foreign_keys
+from .changes.partkeys import partitioned_keys
 from .changes.policies import (
     AlterPolicy,
     CreatePolicy,
@@ -615,7 +616,8 @@ def _tables(old: Schema, new: Schema, enum_defaults: set[tuple[str, str, str]]) 
         for fk in t.foreign_keys:
             if (fk.referenced_schema, fk.referenced_table) in rekeyed:
                 out += [DropConstraint(t, fk, incidental=True), AddConstraint(t, fk)]
-    return partitioned_indexes(plain_foreign_keys(_link_foreign_keys(out, old), new), old, new)
+    linked = plain_foreign_keys(_link_foreign_keys(out, old), new)
+    return partitioned_keys(partitioned_indexes(linked, old, new), old, new)
 
 
 def _link_foreign_keys(changes: list[Change], old: Schema) -> list[Change]:

@@ -473,7 +473,8 @@ def _undo(runner: Runner, plan: Plan, done: list[Unit]) -> tuple[list[int], str 
     if missing:
         return (
             [n for n, _ in applied],
-            f"nothing was undone: step(s) {_numbers(missing)} carry no reverse step",
+            f"nothing was undone: step(s) {_numbers(missing)} carry no reverse step "
+            "(one-way, or not generated here)",
         )
     steps, numbers = [], []
     for n, s in reversed(applied):

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from .errors import NotReversible
 from .model import PLAN_URL, Model, Schema
 
 # The hazard's category; `rule` (an LP code, see rules.py) says which rule raised it.
@@ -93,7 +94,13 @@ class Step(Model):
     reverse_sql: str | None = Field(
         None,
         description="SQL that undoes this step (only a comment when there is nothing to undo, "
-        "as after VALIDATE CONSTRAINT); null when the plan was not generated here.",
+        "as after VALIDATE CONSTRAINT); null when the plan was not generated here, or when "
+        "the step is one-way.",
+    )
+    one_way: bool = Field(
+        False,
+        description="Nothing can undo this step (an extension update the server has no path "
+        "back from): it carries no reverse, and the rollback of its plan is refused.",
     )
     transactional: bool = Field(
         True,
@@ -159,11 +166,25 @@ class Plan(Model):
     def reversible(self) -> bool:
         return all(s.reverse_sql is not None for s in self.steps)
 
+    def one_way_steps(self) -> list[str]:
+        """`step 2 (Alter extension hstore (version 1.4 → 1.5))` for each step nothing undoes."""
+        return [f"step {n} ({s.description})" for n, s in enumerate(self.steps, 1) if s.one_way]
+
     def hazards(self) -> list[Hazard]:
         return [h for s in self.steps for h in s.hazards]
 
     def reverse(self) -> Plan:
-        """The rollback: every step's generated reverse, last step first."""
+        """The rollback: every step's generated reverse, last step first.
+
+        Refuses (NotReversible) a plan with a one-way step: leaving it out would give a rollback
+        that claims to return to the start and does not."""
+        one_way = self.one_way_steps()
+        if one_way:
+            raise NotReversible(
+                f"cannot roll back: {', '.join(one_way)} "
+                f"{'is' if len(one_way) == 1 else 'are'} one-way (nothing undoes an extension "
+                "update the server has no path back from)"
+            )
         steps = tuple(
             Step(
                 description=f"Rollback: {s.reverse_description or s.description}",

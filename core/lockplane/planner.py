@@ -13,10 +13,14 @@ CONCURRENTLY index builds and drops, NOT VALID + VALIDATE, SET NOT NULL through 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .changes.base import Change
+from .changes.objects import with_update_paths
 from .changes.online import online_forms
 from .changes.partitions import PartitionCover
 from .diff import Diff, diff
+from .extpaths import UpdatePaths
 from .model import Schema
 from .plan import Plan
 
@@ -49,10 +53,21 @@ def plan_from_diff(d: Diff, *, online: bool = True, expand_contract: bool = Fals
 
 
 def make_plan(
-    old: Schema, new: Schema, *, online: bool = True, expand_contract: bool = False
+    old: Schema,
+    new: Schema,
+    *,
+    online: bool = True,
+    expand_contract: bool = False,
+    extension_paths: UpdatePaths | None = None,
 ) -> Plan:
     """The plan that turns a database holding `old` into one holding `new`; `online=False` keeps
     the plain one-statement forms (shorter plans, blocking locks while they scan or build);
     `expand_contract` changes column types that would rewrite the table through a copy column,
-    a sync trigger and a backfill instead (changes/expand.py)."""
-    return plan_from_diff(diff(old, new), online=online, expand_contract=expand_contract)
+    a sync trigger and a backfill instead (changes/expand.py).
+
+    `extension_paths` (extpaths.py, read on the shadow or the source): the extension updates the
+    server has scripts for; without it, every extension version update is one-way."""
+    d = diff(old, new)
+    if extension_paths is not None:
+        d = replace(d, changes=with_update_paths(d.changes, extension_paths))
+    return plan_from_diff(d, online=online, expand_contract=expand_contract)

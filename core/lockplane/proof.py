@@ -159,7 +159,14 @@ def prove(
                 report,
             )
         report.add("Result equals the target", True)
-    if rollback_reached is None:
+    one_way = plan.one_way_steps()
+    if one_way:
+        report.add(
+            "Rollback returns to the start",
+            None,
+            f"not rehearsable: {', '.join(one_way)} {'is' if len(one_way) == 1 else 'are'} one-way",
+        )
+    elif rollback_reached is None:
         report.add("Rollback returns to the start", None, "the plan carries no reverse steps")
     else:
         back = diff(rollback_reached, current)

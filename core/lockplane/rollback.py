@@ -23,7 +23,7 @@ def rollback_plan(
             raise InputError(
                 source_name, "is not the schema the plan starts from:\n" + drift.summary()
             )
-    if plan.reversible:
+    if plan.reversible or plan.one_way_steps():  # reverse() refuses a one-way plan
         reverse = plan.reverse()
         if reverse.target is None:
             reverse = reverse.model_copy(

@@ -138,12 +138,26 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "LP111",
         "extension-version-changed",
-        "IRREVERSIBLE",
+        "BREAKING_CHANGE",
         "warning",
-        "An extension is updated to another version.",
-        "The rollback updates it back, which needs a downgrade script; most extensions ship none, "
-        "and then the shadow proof refuses the plan.",
-        "Update extensions in a plan of their own, after checking pg_extension_update_paths().",
+        "An extension is updated to another version that the server has an update path back "
+        "from (pg_extension_update_paths).",
+        "The update scripts change the extension's functions, types and operators, so queries "
+        "using them may behave differently; the rollback runs the path back.",
+        "Update extensions in a plan of their own.",
+    ),
+    Rule(
+        "LP112",
+        "extension-update-one-way",
+        "IRREVERSIBLE",
+        "error",
+        "An extension is updated to a version the server has no update path back from "
+        "(pg_extension_update_paths; most extensions ship upgrade scripts only), or no database "
+        "was asked.",
+        "Nothing can undo it: the step carries no reverse, `lockplane rollback` refuses the plan, "
+        "and the shadow proof proves the update but cannot rehearse a rollback.",
+        "Update the extension in a plan of its own, after a backup; plan with a shadow database "
+        "so the path back is checked. Apply needs --allow-destructive.",
     ),
     Rule(
         "LP201",
@@ -284,8 +298,10 @@ RULES: tuple[Rule, ...] = (
         "BLOCKING_LOCK",
         "warning",
         "An index is dropped without CONCURRENTLY.",
-        "DROP INDEX takes an ACCESS EXCLUSIVE lock on the table.",
-        "Online (the default): DROP INDEX CONCURRENTLY, outside a transaction.",
+        "DROP INDEX takes an ACCESS EXCLUSIVE lock on the table (and on every partition, for a "
+        "partitioned table's index).",
+        "Online (the default): DROP INDEX CONCURRENTLY, outside a transaction. Postgres has no "
+        "online form for a partitioned table's index: drop it when traffic is low.",
         atlas=("PG102",),
         squawk=("require-concurrent-index-deletion",),
     ),

@@ -107,7 +107,9 @@ class SafetyReport:
                 lines.append("  - Runs outside a transaction (CONCURRENTLY)")
             if v.observed is not None:
                 lines.append(f"  - Observed on the shadow: {v.observed}")
-            if s.reverse_sql is None:
+            if s.one_way:
+                lines.append("  - Reversible: no, one-way (the rollback of this plan is refused)")
+            elif s.reverse_sql is None:
                 lines.append("  - Reversible: unknown (the plan carries no reverse step)")
             else:
                 tail = "" if v.data_restorable else " (schema only: the data is not restored)"
@@ -116,14 +118,21 @@ class SafetyReport:
         if self.reversible:
             lines.append("✓ All operations are reversible")
         else:
+            one_way = [v.number for v in self.verdicts if v.step.one_way]
             lost = [
                 v.number
                 for v in self.verdicts
-                if not v.data_restorable or v.step.reverse_sql is None
+                if not v.step.one_way and (not v.data_restorable or v.step.reverse_sql is None)
             ]
-            lines.append(
-                f"⚠ Not fully reversible: step(s) {', '.join(map(str, lost))} cannot restore data"
-            )
+            if one_way:
+                lines.append(
+                    f"⚠ Not reversible: step(s) {', '.join(map(str, one_way))} cannot be undone"
+                )
+            if lost:
+                lines.append(
+                    f"⚠ Not fully reversible: step(s) {', '.join(map(str, lost))} cannot "
+                    "restore data"
+                )
         if self.safe:
             lines.append("✓ All validations passed")
         else:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lockplane.changes.ddl import table_name
 from lockplane.plan import Plan, Step
 from lockplane.rules import BY_CODE
 from lockplane.units import split_units
@@ -86,6 +87,14 @@ _INDEX_ON = re.compile(r"CREATE (?:UNIQUE )?INDEX \S+ ON (\"[^\"]+\"|\S+)")
 _TEMPORARY = "__lockplane_old"  # the enum a replacement renames out of the way, then drops
 
 
+_ON_LEAVES = (
+    "constraint-missing-not-valid",
+    "disallowed-unique-constraint",
+    "adding-serial-primary-key-field",
+    "adding-not-nullable-field",
+)
+
+
 def _excused(plan: Plan, step: Step, rule: str) -> bool:
     """squawk rules that fire on Lockplane's own bookkeeping, where no guarantee is lost:
 
@@ -101,8 +110,14 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
       table (catalog only: nothing is built, the partitions' indexes are built concurrently);
     - ban-drop-view on a view the plan creates again (a rebuild around a change under it);
     - require-concurrent-index-deletion on an index whose table the plan drops (the drop is there
-      so the rollback builds the index after its table; the table drop is the hazard).
+      so the rollback builds the index after its table; the table drop is the hazard);
+    - constraint-missing-not-valid / disallowed-unique-constraint / adding-serial-primary-key-field
+      on a partitioned table's UNIQUE or PRIMARY KEY once every leaf partition got its constraint
+      USING INDEX earlier in the plan (Postgres attaches those: nothing is built or scanned), and
+      adding-not-nullable-field on its SET NOT NULL once every leaf got it (nothing to scan).
     """
+    if rule in _ON_LEAVES:
+        return _done_on_leaves(plan, step)
     if rule == "ban-drop-constraint":
         m = _DROPPED_CONSTRAINT.search(step.sql)
         if m is None:
@@ -132,6 +147,50 @@ def _excused(plan: Plan, step: Step, rule: str) -> bool:
         dropping = [s for s in step.sql.split(";\n") if "DROP DEFAULT" in s]
         return all("SET DEFAULT" in s for s in dropping)
     return False
+
+
+_ADDED_KEY = re.compile(r"^ALTER TABLE (\S+) ADD CONSTRAINT \S+ (?:UNIQUE|PRIMARY KEY) ")
+_SET_NOT_NULL = re.compile(r"^ALTER TABLE (\S+) ALTER COLUMN (\S+) SET NOT NULL$")
+
+
+def _leaves(plan: Plan, table: str) -> list[str]:
+    """The leaf partitions (any depth) of a partitioned table of the plan's target, as SQL
+    names them; none when it is not one."""
+    if plan.target is None:
+        return []
+    tables = {table_name(t).as_string(None): t for t in plan.target.tables}
+    root = tables.get(table)
+    if root is None or root.partition_by is None:
+        return []
+    parent = {t.qname: t.partition_of for t in tables.values()}
+
+    def under_root(qname: str) -> bool:
+        up = parent.get(qname)
+        while up is not None and up != root.qname:
+            up = parent.get(up)
+        return up == root.qname
+
+    return [n for n, t in tables.items() if t.partition_by is None and under_root(t.qname)]
+
+
+def _done_on_leaves(plan: Plan, step: Step) -> bool:
+    """A partitioned table's key or SET NOT NULL that every leaf partition got earlier in the
+    plan (a constraint USING INDEX; SET NOT NULL after a validated check)."""
+    earlier = [s.sql for s in plan.steps[: plan.steps.index(step)]]
+    key, not_null = _ADDED_KEY.match(step.sql), _SET_NOT_NULL.match(step.sql)
+    if key is not None:
+        leaves = _leaves(plan, key.group(1))
+        done = [o for o in earlier if " USING INDEX " in o]
+        prefix = "ALTER TABLE {} ADD CONSTRAINT "
+    elif not_null is not None:
+        leaves = _leaves(plan, not_null.group(1))
+        done = earlier
+        prefix = "ALTER TABLE {} ALTER COLUMN " + not_null.group(2) + " SET NOT NULL"
+    else:
+        return False
+    return bool(leaves) and all(
+        any(o.startswith(prefix.format(leaf)) for o in done) for leaf in leaves
+    )
 
 
 def unexplained(plan: Plan, pg_version: int) -> list[str]:

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from ..castrules import is_volatile
 from ..model import Column, Table
-from ..plan import Backfill, LockMode, Step
+from ..plan import Backfill, Hazard, LockMode, Step
 from ..sqlnames import col
 from .base import Change, NothingToUndo, Phase
 from .column import SetDefault, SetNullable
@@ -43,10 +43,15 @@ def backfill_forms(change: AddColumn) -> list[Change]:
     assert expression is not None  # needs_backfill said so
     bare = c.model_copy(update={"nullable": True, "default": None, "backfill": None})
     defaulted = bare.model_copy(update={"default": c.default})
-    out: list[Change] = [AddColumn(t, bare, rename_of=change.rename_of)]
+    add = AddColumn(t, bare, rename_of=change.rename_of)
+    # design advice about the column as it ends up (a serial default...) that the bare add
+    # cannot see travels with the backfill
+    seen = {h.rule for h in add.hazards()}
+    advice = tuple(h for h in change.hazards() if h.severity == "info" and h.rule not in seen)
+    out: list[Change] = [add]
     if c.default is not None:
         out.append(SetDefault(t, bare, defaulted))
-    out.append(BackfillColumn(t, defaulted, expression))
+    out.append(BackfillColumn(t, defaulted, expression, advice))
     if not c.nullable:
         out.append(SetNullable(t, defaulted, c.content()))
     return out
@@ -57,6 +62,7 @@ class BackfillColumn(Change):
     table: Table
     column: Column
     expression: str
+    advice: tuple[Hazard, ...] = ()
     phase = Phase.ADD_COLUMN
     sign = "~"
     kind = "column"
@@ -77,7 +83,9 @@ class BackfillColumn(Change):
         ]
 
     def reverse(self) -> Change:
-        return BackfillUndo(self)
+        return NothingToUndo(
+            self, why="the backfilled values go with their column", note="Runs nothing"
+        )
 
     def description(self) -> str:
         return (
@@ -87,6 +95,9 @@ class BackfillColumn(Change):
 
     def lock(self) -> LockMode | None:
         return "ROW EXCLUSIVE"
+
+    def hazards(self) -> list[Hazard]:
+        return list(self.advice)
 
     def notes(self) -> list[str]:
         return [
@@ -105,9 +116,3 @@ class BackfillColumn(Change):
             key=key,
         )
         return super().to_step().model_copy(update={"backfill": spec})
-
-
-class BackfillUndo(NothingToUndo):
-    """The rollback of a backfill: nothing, since the rollback's next step drops the column."""
-
-    why = "the backfilled values go with their column"

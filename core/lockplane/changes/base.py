@@ -83,9 +83,25 @@ class Change(ABC):
         """Why a hazard-free change is safe, for the validation report."""
         return []
 
+    def one_way(self) -> bool:
+        """True when nothing can undo this change (an extension update with no path back): its
+        step carries no reverse, and the rollback of its plan refuses, naming it."""
+        return False
+
     def to_step(self) -> Step:
-        inverse = self.reverse()
         statements = self.statements()
+        if self.one_way():
+            return Step(
+                description=self.description(),
+                sql=render(statements),
+                one_way=True,
+                reverse_tables=(),
+                lock=self.lock(),
+                tables=self.tables(),
+                hazards=tuple(self.hazards()),
+                notes=tuple(self.notes()),
+            )
+        inverse = self.reverse()
         if not self.transactional:  # invariants of the change classes, not of user input
             assert len(statements) == 1, f"{self.description()}: one statement when it runs alone"
             assert not inverse.transactional, f"{self.description()}: its inverse runs alone too"
@@ -108,17 +124,24 @@ class Change(ABC):
 
 @dataclass(frozen=True)
 class NothingToUndo(Change):
-    """The inverse of a step that leaves nothing of its own to take back (VALIDATE only checks
-    rows; a backfill's values go with the column the rollback drops next).
+    """The inverse of a step that leaves nothing to take back: VALIDATE CONSTRAINT only checks
+    rows, and an index attached to a parent's goes when the rollback drops the parent's.
 
     It is a step of its own whose SQL is a comment, rather than a hole in the rollback: a rollback
     is itself a plan whose reverse is the original one (proving a rollback on the shadow runs that
-    reverse), and that reverse must still hold the step. The comment is fixed text (`why`, per
-    class): names can hold newlines, which would end a comment."""
+    reverse), and that reverse must still run. The comment is fixed text (`why`, never a name:
+    names can hold newlines, which would end a comment). It sits where the step it undoes sits,
+    in a transaction of its own when that one has one.
+    """
 
     done: Change
-    why: ClassVar[str]
+    why: str = "VALIDATE CONSTRAINT only checked existing rows"
+    note: str = "Runs nothing: validating changed no data and no definition"
     sign = "~"
+
+    @property
+    def own_transaction(self) -> bool:  # type: ignore[override]
+        return self.done.own_transaction
 
     @property
     def phase(self) -> int:  # type: ignore[override]
@@ -136,7 +159,7 @@ class NothingToUndo(Change):
         return self.done.target
 
     def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: {}").format(sql.SQL(self.why))]
+        return [sql.SQL("-- nothing to undo: " + self.why)]
 
     def reverse(self) -> Change:
         return self.done
@@ -145,7 +168,7 @@ class NothingToUndo(Change):
         return f"Nothing to undo for: {self.done.description()}"
 
     def notes(self) -> list[str]:
-        return ["Runs nothing"]
+        return [self.note]
 
 
 class ObjectChange(Change):

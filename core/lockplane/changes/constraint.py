@@ -273,10 +273,14 @@ class DropIndex(Change):
     def hazards(self) -> list[Hazard]:
         if self.table_dropped:
             return []
+        where = self.table.qname
+        if self.table.partition_by is not None:  # Postgres refuses CONCURRENTLY there
+            where += (
+                " and every partition (a partitioned table's index cannot be dropped CONCURRENTLY)"
+            )
         out = [
             hazard(
-                "LP306",
-                f"DROP INDEX {self.before.name} takes an ACCESS EXCLUSIVE lock on {self.table.qname}",
+                "LP306", f"DROP INDEX {self.before.name} takes an ACCESS EXCLUSIVE lock on {where}"
             )
         ]
         if not self.replaced:

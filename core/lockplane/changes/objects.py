@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from psycopg import sql
 
+from ..extpaths import UpdatePaths
 from ..model import Enum, Extension, Sequence, SequenceOwner, Table
 from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, col, obj
@@ -132,11 +133,15 @@ class DropExtension(ObjectChange):
 class AlterExtension(ObjectChange):
     """A version update (ALTER EXTENSION ... UPDATE TO) or a move (SET SCHEMA), or both.
 
-    Whether an update path exists, either way, is only known to the server: the shadow proof
-    rehearses this step and its reverse, so a missing downgrade script stops the plan there."""
+    Whether a version update can be undone depends on the update scripts the server ships (see
+    extpaths.py): `path_back` says whether it has a path from the new version back to the old
+    one; None means no database was asked. Without a known path back the update is one-way:
+    its step carries no reverse, the rollback of its plan refuses, and apply needs
+    --allow-destructive (LP112)."""
 
     before: Extension
     after: Extension
+    path_back: bool | None = None
     phase = Phase.ALTER_EXTENSION
     sign = "~"
     kind = "extension"
@@ -145,10 +150,17 @@ class AlterExtension(ObjectChange):
     def subject(self) -> Any:
         return self.after
 
+    @property
+    def updates(self) -> bool:
+        return self.before.version != self.after.version and self.after.version is not None
+
+    def one_way(self) -> bool:
+        return self.updates and not self.path_back
+
     def statements(self) -> list[sql.Composable]:
         b, a = self.before, self.after
         out: list[sql.Composable] = []
-        if b.version != a.version and a.version is not None:
+        if self.updates:
             out.append(
                 sql.SQL("ALTER EXTENSION {} UPDATE TO {}").format(
                     Ident(a.name), sql.Literal(a.version)
@@ -161,7 +173,9 @@ class AlterExtension(ObjectChange):
         return out
 
     def reverse(self) -> Change:
-        return AlterExtension(self.after, self.before)
+        # Only reached with a path back (a one-way step carries no reverse); the way forward
+        # again is the update this change runs.
+        return AlterExtension(self.after, self.before, path_back=True)
 
     def description(self) -> str:
         return f"Alter extension {self.after.name} ({self.detail()})"
@@ -178,12 +192,25 @@ class AlterExtension(ObjectChange):
     def hazards(self) -> list[Hazard]:
         b, a = self.before, self.after
         out: list[Hazard] = []
-        if b.version != a.version:
+        if self.updates and self.path_back:
             out.append(
                 hazard(
                     "LP111",
                     f"Extension {a.name} is updated from {b.version} to {a.version}; the "
-                    f"rollback needs an update path from {a.version} back to {b.version}",
+                    f"rollback runs the server's update path from {a.version} back to {b.version}",
+                )
+            )
+        elif self.updates:
+            why = (
+                "no database was asked for a path back (pg_extension_update_paths)"
+                if self.path_back is None
+                else f"the server ships no update path from {a.version} back to {b.version}"
+            )
+            out.append(
+                hazard(
+                    "LP112",
+                    f"Extension {a.name} is updated from {b.version} to {a.version} one way: "
+                    f"{why}, so the rollback cannot undo it",
                 )
             )
         if b.schema_ != a.schema_:
@@ -204,6 +231,17 @@ class AlterExtension(ObjectChange):
                 "the extension is not relocatable"
             )
         return out
+
+
+def with_update_paths(changes: tuple[Change, ...], paths: UpdatePaths) -> tuple[Change, ...]:
+    """The changes with every extension version update told whether the server has a path
+    back (read by extpaths.py)."""
+    return tuple(
+        replace(c, path_back=paths.has(c.after.name, c.after.version, c.before.version))
+        if isinstance(c, AlterExtension) and c.updates and c.before.version is not None
+        else c
+        for c in changes
+    )
 
 
 def _labels(labels: tuple[str, ...]) -> sql.Composed:

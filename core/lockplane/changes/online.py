@@ -17,10 +17,12 @@ it like anything else:
   stays plain: attaching would run SET NOT NULL's scan under ACCESS EXCLUSIVE anyway.
 - partitions: DETACH ... CONCURRENTLY (no default partition), ATTACH after a validated CHECK
   copying the bound (changes/partitions.py). An index of a partitioned table is built ON ONLY
-  it, each partition's concurrently, then attached (changes/partindex.py). Its other index
-  changes and its constraints stay plain: Postgres refuses CONCURRENTLY on one, and (before 18)
-  NOT VALID foreign keys; a foreign key referencing one stays plain too (VALIDATE would leave
-  the per-partition clones NOT VALID).
+  it, each partition's concurrently, then attached (changes/partindex.py); a unique constraint
+  or primary key from each leaf's own, built concurrently and attached USING INDEX, which the
+  parent's ADD CONSTRAINT then attaches; SET NOT NULL leaf by leaf (changes/partkeys.py). Its
+  other index changes and constraints stay plain: Postgres refuses CONCURRENTLY on one (DROP
+  INDEX included), and (before 18) NOT VALID foreign keys; a foreign key referencing one stays
+  plain too (VALIDATE would leave the per-partition clones NOT VALID).
 
 Every CONCURRENTLY statement says IF [NOT] EXISTS, so a step retried after Postgres finished it
 is a no-op; the executor drops the INVALID index a failed build leaves before it retries, so
@@ -53,7 +55,7 @@ from ..model import (
 from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, col, obj
 from .backfill import backfill_forms, needs_backfill
-from .base import Change, Phase, hazard
+from .base import Change, NothingToUndo, Phase, hazard
 from .column import AlterColumnType, SetNullable
 from .constraint import AddConstraint, CreateIndex, DropConstraint, DropIndex, kind_of
 from .ddl import deferrable, index_def, table_name
@@ -66,6 +68,12 @@ from .partitions import (
     DetachPartition,
     bound_check,
     online_detach,
+)
+from .partkeys import (
+    CreatePartitionedKey,
+    SetPartitionedNotNull,
+    online_partitioned_key,
+    online_partitioned_not_null,
 )
 from .table import AddColumn, DropColumn
 
@@ -220,6 +228,7 @@ class AttachConstraint(Change):
 
     table: Table
     after: PrimaryKey | UniqueConstraint
+    leaf: bool = False  # a leaf partition's, for its parent's (changes/partkeys.py)
     sign = "+"
 
     phase = Phase.ADD_CONSTRAINT
@@ -248,11 +257,12 @@ class AttachConstraint(Change):
         return [sql.SQL(" ").join(parts)]
 
     def reverse(self) -> Change:
-        return DetachConstraint(self.table, self.after)
+        return DetachConstraint(self.table, self.after, leaf=self.leaf)
 
     def description(self) -> str:
         c = self.after
-        return f"Add {kind_of(c)} {c.name} to table {self.table.qname} using index {c.name}"
+        what = "partition" if self.leaf else "table"
+        return f"Add {kind_of(c)} {c.name} to {what} {self.table.qname} using index {c.name}"
 
     def lock(self) -> LockMode | None:
         return "ACCESS EXCLUSIVE"
@@ -264,11 +274,31 @@ class AttachConstraint(Change):
 @dataclass(frozen=True)
 class DetachConstraint(DropConstraint):
     """DROP CONSTRAINT of an attached constraint (its index goes with it); its own inverse
-    attaches again, so inverting twice gives back the same statements."""
+    attaches again, so inverting twice gives back the same statements. A leaf partition's says
+    IF EXISTS: the rollback's DROP of its parent's constraint, which comes first, drops it."""
+
+    leaf: bool = False
+
+    def statements(self) -> list[sql.Composable]:
+        if not self.leaf:
+            return super().statements()
+        return [
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                table_name(self.table), Ident(self.before.name or "")
+            )
+        ]
 
     def reverse(self) -> Change:
         assert isinstance(self.before, (PrimaryKey, UniqueConstraint))
-        return AttachConstraint(self.table, self.before)
+        return AttachConstraint(self.table, self.before, leaf=self.leaf)
+
+    def description(self) -> str:
+        if not self.leaf:
+            return super().description()
+        return (
+            f"Drop {kind_of(self.before)} {self.before.name} from partition {self.table.qname} "
+            "if dropping its parent's left it"
+        )
 
 
 @dataclass(frozen=True)
@@ -347,49 +377,6 @@ class ValidateConstraint(Change):
             "VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: reads and writes continue while "
             "existing rows are checked"
         ]
-
-
-@dataclass(frozen=True)
-class NothingToUndo(Change):
-    """The inverse of a step that leaves nothing to take back (VALIDATE CONSTRAINT only checks
-    rows; the rollback step that drops the constraint undoes it all).
-
-    It is a step of its own whose SQL is a comment, rather than a hole in the rollback: a rollback
-    is itself a plan whose reverse is the original one (proving a rollback on the shadow runs that
-    reverse), and that reverse must still validate. The comment is fixed text: names can hold
-    newlines, which would end a comment.
-    """
-
-    done: ValidateConstraint
-    sign = "~"
-    own_transaction = True
-
-    @property
-    def phase(self) -> int:  # type: ignore[override]
-        return self.done.phase
-
-    def key(self) -> tuple[str, ...]:
-        return self.done.key()
-
-    @property
-    def kind(self) -> str:
-        return self.done.kind
-
-    @property
-    def target(self) -> str:
-        return self.done.target
-
-    def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: VALIDATE CONSTRAINT only checked existing rows")]
-
-    def reverse(self) -> Change:
-        return self.done
-
-    def description(self) -> str:
-        return f"Nothing to undo for: {self.done.description()}"
-
-    def notes(self) -> list[str]:
-        return ["Runs nothing: validating changed no data and no definition"]
 
 
 @dataclass(frozen=True)
@@ -496,7 +483,8 @@ class _Context:
         return not (_columns_used(drop.before) & moving)
 
 
-def _not_null_dance(change: SetNullable) -> list[Change]:
+def not_null_dance(change: SetNullable) -> list[Change]:
+    """SET NOT NULL through a validated CHECK (col IS NOT NULL), which lets it skip its scan."""
     t, column = change.table, change.after.name
     check = CheckConstraint(
         name=temp_name(f"{t.name}_{column}", "lp_not_null"),
@@ -530,13 +518,17 @@ def _constraint_forms(change: AddConstraint) -> list[Change]:
         ]
     if not _attachable(t, c):
         return [change]
-    index = Index(
+    return [CreateIndexConcurrently(t, key_index(c), constraint=c), AttachConstraint(t, c)]
+
+
+def key_index(c: PrimaryKey | UniqueConstraint) -> Index:
+    """The unique index a key constraint is attached to, named as the constraint."""
+    return Index(
         name=c.name or "",
         columns=c.columns,
         unique=True,
         nulls_not_distinct=isinstance(c, UniqueConstraint) and c.nulls_not_distinct,
     )
-    return [CreateIndexConcurrently(t, index, constraint=c), AttachConstraint(t, c)]
 
 
 def _attach_forms(change: AttachPartition) -> list[Change]:
@@ -574,6 +566,10 @@ def _forms(change: Change, ctx: _Context) -> list[Change]:
         return [change]
     if isinstance(change, CreatePartitionedIndex):
         return online_partitioned_index(change)
+    if isinstance(change, CreatePartitionedKey):
+        return online_partitioned_key(change)
+    if isinstance(change, SetPartitionedNotNull):
+        return online_partitioned_not_null(change)
     if getattr(getattr(change, "table", None), "partition_by", None) is not None:
         # Postgres refuses CONCURRENTLY on a partitioned table and NOT VALID foreign keys on one
         # (before 18): its indexes and constraints are built in one step, under the blocking
@@ -599,7 +595,7 @@ def _forms(change: Change, ctx: _Context) -> list[Change]:
             return [change]
         return _constraint_forms(change)
     if isinstance(change, SetNullable) and change.before.nullable and not change.after.nullable:
-        return _not_null_dance(change)
+        return not_null_dance(change)
     return [change]
 
 

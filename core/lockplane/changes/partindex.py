@@ -33,11 +33,12 @@ from ..errors import PlanError
 from ..model import Index, Schema, Table
 from ..plan import Hazard, LockMode
 from ..sqlnames import obj
-from .base import Change
+from .base import Change, NothingToUndo
 from .constraint import CreateIndex, DropIndex
 from .ddl import index_def, table_name
 
 MAX_NAME_BYTES = 63
+DROPPED_WITH_PARENT = "dropping the parent index drops the attached one"
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,9 @@ class AttachIndex(Change):
         return [_attach(self.parent, self.parent_index, self.table, self.index)]
 
     def reverse(self) -> Change:
-        return KeepAttachedIndex(self.table, self.parent, self.index, self.parent_index, self.root)
+        # Postgres cannot detach an index: dropping the parent's, the rollback's next step,
+        # drops this one with it.
+        return NothingToUndo(self, DROPPED_WITH_PARENT, "Runs nothing")
 
     def description(self) -> str:
         return f"Attach index {self.index} of {self.table.qname} to {self.parent_index}"
@@ -145,27 +148,6 @@ class AttachIndex(Change):
             "A catalog change: no rows are read; the partition's index is locked for a moment "
             "(ACCESS EXCLUSIVE on the index only)"
         ]
-
-
-@dataclass(frozen=True)
-class KeepAttachedIndex(AttachIndex):
-    """The inverse of `AttachIndex`: runs nothing (Postgres cannot detach an index); dropping
-    the parent's index, the rollback's next step, drops this one with it."""
-
-    def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: dropping the parent index drops the attached one")]
-
-    def reverse(self) -> Change:
-        return AttachIndex(self.table, self.parent, self.index, self.parent_index, self.root)
-
-    def description(self) -> str:
-        return f"Nothing to undo for the attach of {self.index} to {self.parent_index}"
-
-    def lock(self) -> LockMode | None:
-        return None
-
-    def notes(self) -> list[str]:
-        return ["Runs nothing"]
 
 
 @dataclass(frozen=True)
@@ -197,46 +179,14 @@ class CreateIndexOnlyAttached(CreateIndexOnly):
         return out
 
     def reverse(self) -> Change:
-        return KeepSubIndex(self)
+        # The rollback's DROP of the root's index, which comes next, drops this one with it.
+        return NothingToUndo(self, DROPPED_WITH_PARENT, "Runs nothing")
 
     def description(self) -> str:
         return (
             f"Create index {self.after.name} on only {self.table.qname} and its partitions, "
             f"attach their indexes, then it to {self.parent_index}"
         )
-
-
-@dataclass(frozen=True)
-class KeepSubIndex(Change):
-    """The inverse of `CreateIndexOnlyAttached`: runs nothing; the rollback's DROP of the
-    root's index, which comes next, drops this one with it."""
-
-    done: CreateIndexOnlyAttached
-    sign = "~"
-    kind = "index"
-
-    @property
-    def phase(self) -> int:  # type: ignore[override]
-        return self.done.phase
-
-    def key(self) -> tuple[str, ...]:
-        return self.done.key()
-
-    @property
-    def target(self) -> str:
-        return self.done.target
-
-    def statements(self) -> list[sql.Composable]:
-        return [sql.SQL("-- nothing to undo: dropping the root index drops this one")]
-
-    def reverse(self) -> Change:
-        return self.done
-
-    def description(self) -> str:
-        return f"Nothing to undo for: {self.done.description()}"
-
-    def notes(self) -> list[str]:
-        return ["Runs nothing"]
 
 
 def online_partitioned_index(change: CreatePartitionedIndex) -> list[Change]:
@@ -318,6 +268,22 @@ def _tree(schema: Schema, root: Table) -> list[tuple[Table, Table]]:
     return out
 
 
+def stable_tree(old: Schema, new: Schema, root: Table) -> list[tuple[Table, Table]] | None:
+    """The partitions (any depth) of an existing partitioned table, each with its parent, as
+    the target has them; None when the plan adds, removes or moves any (or creates the table):
+    an online form that works partition by partition needs them to stay put."""
+    o = old.table(root.schema_, root.name)
+    if o is None:
+        return None
+    tree = _tree(new, root)
+    key = sorted((t.qname, p.qname, t.partition_bound) for t, p in tree)
+    return (
+        tree
+        if sorted((t.qname, p.qname, t.partition_bound) for t, p in _tree(old, o)) == key
+        else None
+    )
+
+
 def _child_name(t: Table, index: Index, taken: set[tuple[str, str]]) -> str | None:
     """The name Postgres gives `index`'s copy on partition `t` (ChooseIndexName: the table, the
     key and INCLUDE column names, `idx`), when every key is a column, the name fits without
@@ -333,7 +299,7 @@ def _child_name(t: Table, index: Index, taken: set[tuple[str, str]]) -> str | No
     return name
 
 
-def _names_taken(schema: Schema) -> set[tuple[str, str]]:
+def names_taken(schema: Schema) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for t in schema.tables:
         out.add((t.schema_, t.name))
@@ -348,7 +314,7 @@ def partitioned_indexes(changes: list[Change], old: Schema, new: Schema) -> list
     """Check the unique indexes of partitioned tables, and give each index created on an
     existing partitioned table the tree of partitions its online form builds on."""
     out: list[Change] = []
-    taken = _names_taken(old) | _names_taken(new)
+    taken = names_taken(old) | names_taken(new)
     for c in changes:
         if type(c) is not CreateIndex or c.table.partition_by is None:
             out.append(c)
@@ -358,10 +324,7 @@ def partitioned_indexes(changes: list[Change], old: Schema, new: Schema) -> list
         if c.new_table:
             out.append(c)
             continue
-        o = old.table(c.table.schema_, c.table.name)
-        same = o is not None and sorted(
-            (t.qname, p.qname, t.partition_bound) for t, p in _tree(old, o)
-        ) == sorted((t.qname, p.qname, t.partition_bound) for t, p in tree)
+        same = stable_tree(old, new, c.table) is not None
         triples = tuple((t, p, _child_name(t, c.after, taken)) for t, p in tree)
         online = same and triples and all(n is not None for _, _, n in triples)
         out.append(CreatePartitionedIndex(c.table, c.after, tree=triples if online else ()))
