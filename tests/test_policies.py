@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lockplane.changes.grants import ChangePrivileges, SetTableOwner
+from lockplane.changes.grants import ChangePrivileges, SetOwner
 from lockplane.changes.policies import AlterPolicy, CreatePolicy, DropPolicy, SetRowSecurity
 from lockplane.diff import _mentions, diff
 from lockplane.model import Column, Grant, Policy, Schema, Table
@@ -110,7 +110,7 @@ def test_owner_changes_only_when_the_target_names_one_and_the_source_knows_it() 
     assert changes(table(owner="postgres"), table()) == []
     assert changes(table(), table(owner="lp_owner")) == []
     found = changes(table(owner="postgres"), table(owner="lp_owner"))
-    assert [type(c) for c in found] == [SetTableOwner]
+    assert [type(c) for c in found] == [SetOwner]
     assert found[0].lock() == "ACCESS EXCLUSIVE"
 
 

@@ -35,7 +35,7 @@ from .changes.functions import (
     replaceable,
 )
 from .changes.generated import generated_changes
-from .changes.grants import ChangePrivileges, SetTableOwner
+from .changes.grants import ChangePrivileges, Securable, SetOwner, securable_key
 from .changes.objects import (
     AddEnumValues,
     AlterExtension,
@@ -63,6 +63,7 @@ from .changes.policies import (
     SetRowSecurity,
     uncovered,
 )
+from .changes.storage import SetStorageParameters, options
 from .changes.table import (
     AddColumn,
     CreateTable,
@@ -87,6 +88,7 @@ from .changes.views import (
     DropView,
     DropViewBeforeTypes,
     ReplaceView,
+    SetViewColumnComment,
     SetViewComment,
     appends_only,
     matview_relation,
@@ -210,6 +212,8 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _aggregates(old, new)
     changes += _views(old, new, changes)
     changes += _access(old, new)
+    changes += _sequences_and_functions_access(old, new)
+    changes += _storage(old, new)
     changes += _functions_and_triggers(old, new)
     return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
 
@@ -770,12 +774,17 @@ def _rebuild_reasons(
 
 
 def _same_query(o: View, n: View) -> bool:
-    """Equal but for comment and indexes (changed in place); columns count only when both
-    documents list them (a hand-written one may not)."""
-    strip: dict[str, Any] = {"comment": None, "indexes": ()}
-    if not (o.columns and n.columns):
-        strip["columns"] = ()
-    return o.model_copy(update=strip) == n.model_copy(update=strip)
+    """Equal but for what is changed in place (comments, indexes, storage parameters, grants,
+    owner); columns count only when both documents list them (a hand-written one may not)."""
+    strip: dict[str, Any] = {"comment": None, "indexes": (), "storage_parameters": {}}
+    strip |= {"grants": None, "owner": None}
+
+    def shape(v: View) -> View:
+        columns = tuple(c.model_copy(update={"comment": None}) for c in v.columns)
+        cut = strip if (o.columns and n.columns) else strip | {"columns": ()}
+        return v.model_copy(update={"columns": columns, **cut})
+
+    return shape(o) == shape(n)
 
 
 def _reads(schema: Schema, graph: Graph, v: View, stable: set[Node]) -> tuple[str, ...]:
@@ -852,6 +861,18 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
             out.append(ReplaceView(o, n, ng.depth(("view", *key)), tuple(sorted(reads))))
         if o.comment != n.comment:
             out.append(SetViewComment(n, o.comment, n.comment))
+        was = {c.name: c.comment for c in o.columns}
+        out += [
+            SetViewColumnComment(n, c.name, was.get(c.name), c.comment)
+            for c in n.columns
+            if c.comment != was.get(c.name)
+        ]
+        if o.storage_parameters != n.storage_parameters:
+            before, after = options(o.storage_parameters), options(n.storage_parameters)
+            out.append(
+                SetStorageParameters("materialized view", n.schema_, n.name, n.qname, before, after)
+            )
+        out += _grants_and_owner(o, n)
         rel = matview_relation(n)
         idx = diff_kind(_by(o.indexes, lambda i: i.name), _by(n.indexes, lambda i: i.name))
         out += [CreateIndex(rel, i) for i in idx.added]
@@ -880,7 +901,7 @@ def _levels(grants: tuple[Grant, ...]) -> dict[tuple[str, str], str]:
 
 
 def _privileges(
-    t: Table, old: tuple[Grant, ...], new: tuple[Grant, ...], *, incidental: bool = False
+    o: Any, old: tuple[Grant, ...], new: tuple[Grant, ...], *, incidental: bool = False
 ) -> list[Change]:
     """GRANT / REVOKE per grantee and (before, after) level, privileges in the canonical order."""
     before, after = _levels(old), _levels(new)
@@ -889,10 +910,67 @@ def _privileges(
         b, a = before.get(key, "none"), after.get(key, "none")
         if b != a:
             moves.setdefault((key[0], b, a), []).append(key[1])
+    target = Securable.of(o)
     return [
-        ChangePrivileges(t, g, tuple(p for p in PRIVILEGES if p in privs), b, a, incidental)  # type: ignore[arg-type]
+        ChangePrivileges(target, g, tuple(p for p in PRIVILEGES if p in privs), b, a, incidental)  # type: ignore[arg-type]
         for (g, b, a), privs in moves.items()
     ]
+
+
+def _grants_and_owner(o: Any, n: Any) -> list[Change]:
+    """Of an object kept by the plan: grants when both documents list them, the owner when both
+    name one."""
+    out: list[Change] = []
+    if n.grants is not None and o.grants is not None:
+        out += _privileges(n, o.grants, n.grants)
+    if n.owner is not None and o.owner is not None and n.owner != o.owner:
+        out.append(SetOwner(Securable.of(n), o.owner, n.owner))
+    return out
+
+
+_DEFAULT_FUNCTION_GRANTS = (Grant(grantee="PUBLIC", privileges=("EXECUTE",)),)
+"""What CREATE FUNCTION grants by itself (default privileges aside)."""
+
+
+def _sequences_and_functions_access(old: Schema, new: Schema) -> list[Change]:
+    """Grants and owners of sequences and functions created, dropped (the revokes give the
+    rollback's re-created object its privileges back) and kept."""
+    out: list[Change] = []
+    for kind in ("sequences", "functions"):
+        d = diff_kind(
+            _by(getattr(old, kind), securable_key), _by(getattr(new, kind), securable_key)
+        )
+        for t in d.added:
+            default = _DEFAULT_FUNCTION_GRANTS if kind == "functions" else ()
+            if t.grants is not None:
+                out += _privileges(t, default, t.grants, incidental=True)
+            if t.owner is not None:
+                out.append(SetOwner(Securable.of(t), None, t.owner))
+        for t in d.dropped:
+            default = _DEFAULT_FUNCTION_GRANTS if kind == "functions" else ()
+            if t.grants is not None:
+                out += _privileges(t, t.grants, default, incidental=True)
+        for o, n in d.altered:
+            out += _grants_and_owner(o, n)
+    return out
+
+
+def _storage(old: Schema, new: Schema) -> list[Change]:
+    """Storage parameters of tables; a created table gets them after CREATE TABLE, and a dropped
+    one is reset first so that the rollback, which creates it again, sets them back."""
+    out: list[Change] = []
+    d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
+    pairs = [(None, t) for t in d.added] + [(t, None) for t in d.dropped] + list(d.altered)
+    for o, n in pairs:
+        t = n if n is not None else o
+        before = options(o.storage_parameters) if o is not None else ()
+        after = options(n.storage_parameters) if n is not None else ()
+        if before != after:
+            incidental = o is None or n is None
+            out.append(
+                SetStorageParameters("table", t.schema_, t.name, t.qname, before, after, incidental)
+            )
+    return out
 
 
 def _access(old: Schema, new: Schema) -> list[Change]:
@@ -905,7 +983,7 @@ def _access(old: Schema, new: Schema) -> list[Change]:
         out += [CreatePolicy(t, p, incidental=True) for p in t.policies]
         out += _privileges(t, (), t.grants or (), incidental=True)
         if t.owner is not None:
-            out.append(SetTableOwner(t, None, t.owner))
+            out.append(SetOwner(Securable.of(t), None, t.owner))
     for t in d.dropped:
         out += [SetRowSecurity(t, f, False, incidental=True) for f in _rls_flags(t)]
         out += [DropPolicy(t, p, incidental=True) for p in t.policies]
@@ -935,10 +1013,7 @@ def _access(old: Schema, new: Schema) -> list[Change]:
         for p in n.policies:
             if p in o.policies and _mentions(p, retyped):
                 out += [DropPolicy(o, p, rebuilt=True), CreatePolicy(n, p, rebuilt=True)]
-        if n.grants is not None and o.grants is not None:
-            out += _privileges(n, o.grants, n.grants)
-        if n.owner is not None and o.owner is not None and n.owner != o.owner:
-            out.append(SetTableOwner(n, o.owner, n.owner))
+        out += _grants_and_owner(o, n)
     return out
 
 
