@@ -136,7 +136,9 @@ ORDER BY 1
 
 # ACLs as Postgres prints them (`grantee=privileges/grantor`), the defaults spelled out by
 # acldefault so that "never granted" and "granted and revoked again" read alike.
-_ACL = "array(SELECT x::text FROM unnest(coalesce({acl}, acldefault({kind}, {owner}))) x ORDER BY 1)"
+_ACL = (
+    "array(SELECT x::text FROM unnest(coalesce({acl}, acldefault({kind}, {owner}))) x ORDER BY 1)"
+)
 
 _FUNCTIONS_SQL = f"""
 SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
