@@ -59,9 +59,10 @@ class Securable:
         return name
 
     def on(self) -> sql.Composable:
-        """The object as GRANT names it: views are granted on as tables."""
-        what = "TABLE" if self.kind in _RELATIONS else self.kind.upper()
-        return sql.SQL("{} {}").format(sql.SQL(what), self.sql_name())
+        """The object as GRANT names it: a relation (table, view) by its bare name."""
+        if self.kind in _RELATIONS:
+            return self.sql_name()
+        return sql.SQL("{} {}").format(sql.SQL(self.kind.upper()), self.sql_name())
 
     @property
     def lockable(self) -> bool:
