@@ -720,6 +720,12 @@ GRANT USAGE ON SEQUENCE tickets TO lp_writer WITH GRANT OPTION;
 CREATE FUNCTION one() RETURNS integer LANGUAGE sql AS 'SELECT 1';
 CREATE FUNCTION two() RETURNS integer LANGUAGE sql AS 'SELECT 2';
 REVOKE EXECUTE ON FUNCTION two() FROM PUBLIC;
+CREATE TABLE notes (body text) WITH (toast.autovacuum_enabled = false);
+CREATE TABLE logs (kind text DEFAULT 'x', at date) PARTITION BY LIST (kind);
+CREATE TABLE logs_y PARTITION OF logs FOR VALUES IN ('y');
+ALTER TABLE logs_y ALTER COLUMN kind SET DEFAULT 'y';
+COMMENT ON COLUMN logs_y.at IS 'when';
+CREATE TABLE logs_z PARTITION OF logs FOR VALUES IN ('z');
 """
 
 
@@ -735,6 +741,11 @@ def test_storage_comments_grants_and_owners_beyond_tables(fresh_db: Callable[[],
     assert plain.table("public", "stock").storage_parameters == {"fillfactor": "80"}  # type: ignore[union-attr]
     assert views["stock_total"].storage_parameters == {"autovacuum_enabled": "false"}
     assert [c.comment for c in views["stock_view"].columns] == [None, "on hand"]
+    assert [(u.kind, u.name, u.on) for u in plain.unmanaged] == [
+        ("partition column comment", "at", "logs_y"),
+        ("partition column default", "kind", "logs_y"),  # logs_z's is its parent's
+        ("toast storage parameters", "notes", "notes"),
+    ]
     objects = (*plain.tables, *plain.views, *plain.sequences, *plain.functions)
     assert all(o.grants is None and o.owner is None for o in objects)
 

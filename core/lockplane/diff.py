@@ -198,6 +198,44 @@ def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
             )
 
 
+def _refuse_overwriting_partition_columns(old: Schema, changes: list[Change]) -> None:
+    """A partition's own column default and column comment are unmanaged: a default set on the
+    parent's column recurses to the partitions and overwrites the one, and dropping the parent's
+    column takes both along. The plan refuses rather than lose them."""
+    owned = {(u.schema_, u.on, u.name): u.kind for u in old.unmanaged}
+    owned = {k: v for k, v in owned.items() if v.startswith("partition column")}
+    if not owned:
+        return
+    for c in changes:
+        if isinstance(c, DropColumn):
+            kinds = ("partition column default", "partition column comment")
+        elif isinstance(c, SetDefault) or (
+            isinstance(c, AlterColumnType) and c.before.default != c.after.default
+        ):
+            kinds = ("partition column default",)
+        else:
+            continue
+        for t in old.tables:
+            if t.partition_of is None or not _descends(old, t, c.table.schema_, c.table.name):
+                continue
+            kind = owned.get((t.schema_, t.name, c.before.name))
+            if kind in kinds:
+                raise PlanError(
+                    f"column {c.table.qname}.{c.before.name} changes, which would overwrite or "
+                    f"drop the {kind.removeprefix('partition column ')} of partition {t.qname}'s "
+                    "own column, which Lockplane does not manage; change that by hand first"
+                )
+
+
+def _descends(schema: Schema, t: Table, parent_schema: str, parent_name: str) -> bool:
+    up = schema.parent(t)
+    while up is not None:
+        if (up.schema_, up.name) == (parent_schema, parent_name):
+            return True
+        up = schema.parent(up)
+    return False
+
+
 def diff(old: Schema, new: Schema) -> Diff:
     _refuse_dropping_unmanaged(old, new)
     changes: list[Change] = []
@@ -209,6 +247,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _user_types(old, new)
     changes += _sequences(old, new)
     changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
+    _refuse_overwriting_partition_columns(old, changes)
     changes += _aggregates(old, new)
     changes += _views(old, new, changes)
     changes += _access(old, new)
