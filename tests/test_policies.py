@@ -129,3 +129,38 @@ def test_always_true_policy_for_everyone_is_design_advice() -> None:
     assert "LP510" in rules(changes(table(), table(policies=(p,))))
     scoped = Policy(name="p", command="SELECT", using="true", roles=("lp_reader",))
     assert "LP510" not in rules(changes(table(), table(policies=(scoped,))))
+
+
+def test_grants_and_owners_of_views_sequences_and_functions_change_in_place() -> None:
+    """Only the privileges and the owner change: no view or function is replaced for them;
+    sequences and functions lock no table, a plain view none either (locking one would lock
+    the tables it reads)."""
+    g = (Grant(grantee="lp_reader", privileges=("SELECT",)),)
+    e = (Grant(grantee="lp_reader", privileges=("EXECUTE",)),)
+    f = {"name": "one", "returns": "integer", "body": "SELECT 1"}
+    old = Schema.model_validate(
+        {
+            "views": [{"name": "v", "definition": "SELECT 1 AS x", "grants": []}],
+            "sequences": [{"name": "s", "grants": [], "owner": "postgres"}],
+            "functions": [{**f, "grants": [{"grantee": "PUBLIC", "privileges": ["EXECUTE"]}]}],
+        }
+    )
+    new = Schema.model_validate(
+        {
+            "views": [{"name": "v", "definition": "SELECT 1 AS x", "grants": g}],
+            "sequences": [{"name": "s", "grants": [], "owner": "lp_owner"}],
+            "functions": [{**f, "grants": e}],
+        }
+    )
+    found = list(diff(old, new).changes)
+    assert [c.description() for c in found] == [
+        "Grant SELECT on view v to lp_reader",
+        "Change the owner of sequence s to lp_owner",
+        "Revoke EXECUTE on function one() from PUBLIC",
+        "Grant EXECUTE on function one() to lp_reader",
+    ]
+    assert [c.lock() for c in found] == [None, None, None, None]
+    assert found[2].statements()[0].as_string(None) == (
+        "REVOKE EXECUTE ON FUNCTION one() FROM PUBLIC"
+    )
+    assert rules(found) == {"LP412"}

@@ -198,6 +198,11 @@ def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
             )
 
 
+def _routine(f: Function) -> Function:
+    """The function without its privileges and owner, which change in place (`_grants_and_owner`)."""
+    return f.model_copy(update={"grants": None, "owner": None})
+
+
 def _refuse_overwriting_partition_columns(old: Schema, changes: list[Change]) -> None:
     """A partition's own column default and column comment are unmanaged: a default set on the
     parent's column recurses to the partitions and overwrites the one, and dropping the parent's
@@ -545,10 +550,8 @@ def _sequences(old: Schema, new: Schema) -> list[Change]:
             )
         out.append(DropSequence(s.model_copy(update={"owned_by": None})))
     for o, n in d.altered:
-        bare_o, bare_n = (
-            o.model_copy(update={"owned_by": None}),
-            n.model_copy(update={"owned_by": None}),
-        )
+        unset = {"owned_by": None, "grants": None, "owner": None}  # these change on their own
+        bare_o, bare_n = o.model_copy(update=unset), n.model_copy(update=unset)
         if bare_o != bare_n:
             out.append(AlterSequence(bare_o, bare_n))
         if o.owned_by != n.owned_by:
@@ -967,31 +970,21 @@ def _grants_and_owner(o: Any, n: Any) -> list[Change]:
     return out
 
 
-_DEFAULT_FUNCTION_GRANTS = (Grant(grantee="PUBLIC", privileges=("EXECUTE",)),)
-"""What CREATE FUNCTION grants by itself (default privileges aside)."""
-
-
 def _sequences_and_functions_access(old: Schema, new: Schema) -> list[Change]:
-    """Grants and owners of sequences and functions created, dropped (the revokes give the
-    rollback's re-created object its privileges back) and kept."""
+    """Grants and owners of sequences created, dropped (the revokes give the rollback's
+    re-created sequence its privileges back) and kept, and of functions kept (a function created,
+    or dropped and created again, gets them with its CREATE: see `CreateFunction`)."""
     out: list[Change] = []
-    for kind in ("sequences", "functions"):
-        d = diff_kind(
-            _by(getattr(old, kind), securable_key), _by(getattr(new, kind), securable_key)
-        )
-        for t in d.added:
-            default = _DEFAULT_FUNCTION_GRANTS if kind == "functions" else ()
-            if t.grants is not None:
-                out += _privileges(t, default, t.grants, incidental=True)
-            if t.owner is not None:
-                out.append(SetOwner(Securable.of(t), None, t.owner))
-        for t in d.dropped:
-            default = _DEFAULT_FUNCTION_GRANTS if kind == "functions" else ()
-            if t.grants is not None:
-                out += _privileges(t, t.grants, default, incidental=True)
-        for o, n in d.altered:
-            out += _grants_and_owner(o, n)
-    return out
+    d = diff_kind(_by(old.sequences, securable_key), _by(new.sequences, securable_key))
+    for t in d.added:
+        out += _privileges(t, (), t.grants or (), incidental=True)
+        if t.owner is not None:
+            out.append(SetOwner(Securable.of(t), None, t.owner))
+    for t in d.dropped:
+        out += _privileges(t, t.grants or (), (), incidental=True)
+    out += [c for o, n in d.altered for c in _grants_and_owner(o, n)]
+    fd = diff_kind(_by(old.functions, securable_key), _by(new.functions, securable_key))
+    return out + [c for o, n in fd.altered for c in _grants_and_owner(o, n)]
 
 
 def _storage(old: Schema, new: Schema) -> list[Change]:
@@ -1117,7 +1110,7 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         return DropFunction(f, early, read(f), views, og.depth(("function", f.schema_, f.name)))
 
     fd = diff_kind(_by(old.functions, lambda f: f.key), _by(new.functions, lambda f: f.key))
-    pairs = list(fd.altered)
+    pairs = [(o, n) for o, n in fd.altered if _routine(o) != _routine(n)]  # else: access only
     for f in list(fd.added):
         same_name = [x for x in fd.added if (x.schema_, x.name) == (f.schema_, f.name)]
         gone = [x for x in fd.dropped if (x.schema_, x.name) == (f.schema_, f.name)]
@@ -1133,10 +1126,12 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
     recreated = recreated_functions(old, new)
     # An unchanged SQL-standard function that calls a recreated one goes and comes back with it.
+    new_by_key = {f.key: f for f in new.functions}
     for f in old.functions:
         node = ("function", f.schema_, f.name)
-        if f.sql_body and f in new.functions and node in recreated:
-            out += [replace(drop(f), with_views=True), replace(create(f), with_views=True)]
+        n = new_by_key.get(f.key)
+        if f.sql_body and n is not None and _routine(n) == _routine(f) and node in recreated:
+            out += [replace(drop(f), with_views=True), replace(create(n), with_views=True)]
 
     def uses(t: Table, kind: str, name: str) -> bool:
         return bool(og.dependencies((kind, t.schema_, f"{t.name}.{name}")) & recreated)

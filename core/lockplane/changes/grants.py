@@ -100,6 +100,20 @@ def grant_statements(o: Table | View | Sequence | Function) -> list[sql.Composab
     return out
 
 
+def access_statements(o: View | Function) -> list[sql.Composable]:
+    """What a view or function created (or created again) needs to carry the privileges and
+    owner its document manages: a function starts with EXECUTE for PUBLIC, which is taken back
+    first so that only the listed grants remain."""
+    target = Securable.of(o)
+    out: list[sql.Composable] = []
+    if o.grants is not None and isinstance(o, Function):
+        out.append(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(target.on()))
+    out += grant_statements(o)
+    if o.owner is not None:
+        out.append(owner_statement(target, o.owner))
+    return out
+
+
 def owner_statement(target: Securable, owner: str) -> sql.Composable:
     what = target.kind.upper()
     return sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(what), target.sql_name(), Ident(owner))

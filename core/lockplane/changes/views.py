@@ -23,7 +23,7 @@ from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, col, obj
 from .base import Change, ObjectChange, Phase, hazard
 from .ddl import comment_on, index_def
-from .grants import Securable, grant_statements, owner_statement
+from .grants import access_statements
 
 
 def _name(v: View) -> Ident:
@@ -79,10 +79,7 @@ def _comment(v: View) -> list[sql.Composable]:
     if v.comment is not None:
         out.append(comment_on(_what(v), _name(v), v.comment))
     out += [_column_comment(v, c.name, c.comment) for c in v.columns if c.comment is not None]
-    out += grant_statements(v)
-    if v.owner is not None:
-        out.append(owner_statement(Securable.of(v), v.owner))
-    return out
+    return out + access_statements(v)
 
 
 def _column_comment(v: View, column: str, text: str | None) -> sql.Composable:
