@@ -726,6 +726,7 @@ CREATE TABLE logs_y PARTITION OF logs FOR VALUES IN ('y');
 ALTER TABLE logs_y ALTER COLUMN kind SET DEFAULT 'y';
 COMMENT ON COLUMN logs_y.at IS 'when';
 CREATE TABLE logs_z PARTITION OF logs FOR VALUES IN ('z');
+GRANT UPDATE (qty) ON stock TO lp_writer;
 """
 
 
@@ -742,6 +743,7 @@ def test_storage_comments_grants_and_owners_beyond_tables(fresh_db: Callable[[],
     assert views["stock_total"].storage_parameters == {"autovacuum_enabled": "false"}
     assert [c.comment for c in views["stock_view"].columns] == [None, "on hand"]
     assert [(u.kind, u.name, u.on) for u in plain.unmanaged] == [
+        ("column privileges", "qty", "stock"),
         ("partition column comment", "at", "logs_y"),
         ("partition column default", "kind", "logs_y"),  # logs_z's is its parent's
         ("toast storage parameters", "notes", "notes"),

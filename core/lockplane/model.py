@@ -190,13 +190,24 @@ PRIVILEGES = (
     "TRUNCATE",
     "REFERENCES",
     "TRIGGER",
+    "MAINTAIN",
     "USAGE",
     "EXECUTE",
 )
+"""In the order Postgres documents them; MAINTAIN (tables and materialized views) is PG17+."""
 Privilege = Literal[
-    "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE", "EXECUTE"
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+    "USAGE",
+    "EXECUTE",
 ]
-RELATION_PRIVILEGES = PRIVILEGES[:7]
+RELATION_PRIVILEGES = PRIVILEGES[:8]
 SEQUENCE_PRIVILEGES = ("SELECT", "UPDATE", "USAGE")
 FUNCTION_PRIVILEGES = ("EXECUTE",)
 

@@ -62,6 +62,11 @@ JOIN pg_description d
   ON d.objoid = r.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
 WHERE r.relispartition
 UNION ALL
+SELECT 'column privileges', r.nspname, a.attname, r.relname
+FROM rel r
+JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE cardinality(a.attacl) > 0
+UNION ALL
 SELECT 'virtual generated column', r.nspname, a.attname, r.relname
 FROM rel r
 JOIN pg_attribute a ON a.attrelid = r.oid
