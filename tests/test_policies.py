@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from lockplane.changes.grants import ChangePrivileges, SetOwner
 from lockplane.changes.policies import AlterPolicy, CreatePolicy, DropPolicy, SetRowSecurity
 from lockplane.diff import _mentions, diff
+from lockplane.errors import PlanError
 from lockplane.model import Column, Grant, Policy, Schema, Table
 
 
@@ -164,3 +165,14 @@ def test_grants_and_owners_of_views_sequences_and_functions_change_in_place() ->
         "REVOKE EXECUTE ON FUNCTION one() FROM PUBLIC"
     )
     assert rules(found) == {"LP412"}
+
+
+def test_a_function_whose_privileges_are_not_managed_is_never_recreated_without_them() -> None:
+    """Dropped and created again it would come back with EXECUTE for PUBLIC."""
+    f = {"name": "f", "returns": "integer", "body": "SELECT 1"}
+    held = [{"kind": "privileges", "schema": "public", "name": "f()"}]
+    old = Schema.model_validate({"functions": [f], "unmanaged": held})
+    new = Schema.model_validate({"functions": [{**f, "returns": "bigint"}]})
+    with pytest.raises(PlanError, match="would reset its privileges to the default"):
+        diff(old, new)
+    assert not diff(old, new.model_copy(update={"functions": ()})).is_empty  # dropped: fine

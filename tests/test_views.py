@@ -119,3 +119,12 @@ def test_column_comments_and_storage_change_in_place() -> None:
         "COMMENT ON COLUMN m.a IS NULL",
         "ALTER MATERIALIZED VIEW m RESET (fillfactor)",
     ]
+
+
+def test_a_view_whose_privileges_are_not_managed_is_never_rebuilt_without_them() -> None:
+    v = _view("v", "SELECT t.a FROM t", ("a", "integer"))
+    held = ({"kind": "privileges", "schema": "public", "name": "v", "on": "v"},)
+    retyped = {**TABLE, "columns": [{"name": "a", "type": "bigint"}, TABLE["columns"][1]]}
+    with pytest.raises(PlanError, match="would lose its privileges: plan with grants managed"):
+        diff(_schema(v, unmanaged=held), _schema(v, table=retyped))
+    assert not diff(_schema(v, unmanaged=held), _schema()).is_empty  # dropped: they go with it

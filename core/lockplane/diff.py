@@ -198,6 +198,22 @@ def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
             )
 
 
+def _refuse_losing_function_privileges(old: Schema, new: Schema, recreated: set[Node]) -> None:
+    """A function dropped and created again comes back with the default privileges (EXECUTE for
+    PUBLIC): when they are not managed and differ from that, the plan refuses."""
+    held = {(u.schema_, u.name) for u in old.unmanaged if u.kind == "privileges" and u.on is None}
+    keys = {f.key for f in new.functions}
+    for f in old.functions:
+        if ("function", f.schema_, f.name) not in recreated or f.key not in keys:
+            continue
+        if (f.schema_, f"{f.name}({f.identity})") in held:
+            raise PlanError(
+                f"{f.kind} {f.qname} is dropped and created again by this plan, which would reset "
+                "its privileges to the default: plan with grants managed (introspect --grants), "
+                "so that they are granted again"
+            )
+
+
 def _routine(f: Function) -> Function:
     """The function without its privileges and owner, which change in place (`_grants_and_owner`)."""
     return f.model_copy(update={"grants": None, "owner": None})
@@ -857,7 +873,15 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
         if (schema, name) in news and ("view", schema, name) not in reasons:
             continue
         for u in old.unmanaged:
-            if u.on == name and (u.schema_ or "public") == schema:
+            if u.on != name or (u.schema_ or "public") != schema:
+                continue
+            if u.kind == "privileges" and (schema, name) in news:
+                raise PlanError(
+                    f"view {v.qname} is dropped and created again by this plan, which would "
+                    "lose its privileges: plan with grants managed (introspect --grants), so "
+                    "that they are granted again"
+                )
+            if u.kind != "privileges":
                 raise PlanError(
                     f"view {v.qname} is dropped by this plan, but it has {u.kind} {u.name!r}, "
                     "which Lockplane does not manage; drop that by hand first"
@@ -1125,6 +1149,7 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         c = create(n)
         out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
     recreated = recreated_functions(old, new)
+    _refuse_losing_function_privileges(old, new, recreated)
     # An unchanged SQL-standard function that calls a recreated one goes and comes back with it.
     new_by_key = {f.key: f for f in new.functions}
     for f in old.functions:

@@ -180,7 +180,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "storage_parameters": dict(zip(storage_names, storage_values, strict=True)),
         }
     _add_policies(tables, rows["policies"])
-    unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
+    unmanaged = [_unmanaged(row) for row in rows["unmanaged"] if _unmanaged_now(row, rows)]
     columns = _add_columns(tables, rows["columns"])
     _add_constraints(tables, rows["constraints"])
     views = {row[0]: _view(row) for row in rows["views"]}
@@ -414,6 +414,11 @@ def _range(row: Row) -> dict[str, Any]:
     keys = ("schema", "name", "subtype", "subtype_opclass", "collation", "canonical")
     keys += ("subtype_diff", "multirange", "comment")
     return dict(zip(keys, row, strict=True))
+
+
+def _unmanaged_now(row: Row, rows: dict[str, list[Row]]) -> bool:
+    """Privileges of views and functions are unmanaged unless their grants were read."""
+    return row[0] != "privileges" or "grants" not in rows
 
 
 def _unmanaged(row: Row) -> dict[str, Any]:

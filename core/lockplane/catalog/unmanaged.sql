@@ -13,7 +13,7 @@ ext_member AS (
 ),
 rel AS (
   SELECT c.oid, c.relname, c.relkind, c.relispartition, c.relrowsecurity, c.relforcerowsecurity,
-         c.reltoastrelid, s.nspname
+         c.reltoastrelid, c.relacl, c.relowner, s.nspname
   FROM pg_class c
   JOIN scoped_ns s ON s.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -61,6 +61,25 @@ JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdroppe
 JOIN pg_description d
   ON d.objoid = r.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
 WHERE r.relispartition
+UNION ALL
+-- Privileges of views and materialized views, and functions' that differ from the default:
+-- listed so that a plan that does not manage them (introspect without grants, which then drops
+-- these entries) never rebuilds the object without them.
+SELECT 'privileges', r.nspname, r.relname, r.relname
+FROM rel r
+WHERE r.relkind IN ('v', 'm')
+  AND EXISTS (SELECT FROM aclexplode(r.relacl) acl WHERE acl.grantee <> r.relowner)
+UNION ALL
+SELECT 'privileges', s.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       NULL
+FROM pg_proc p
+JOIN scoped_ns s ON s.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND p.proacl IS NOT NULL
+  AND NOT (p.proacl @> acldefault('f', p.proowner) AND acldefault('f', p.proowner) @> p.proacl)
+  AND NOT EXISTS (
+    SELECT FROM pg_depend dep
+    WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i')
+  )
 UNION ALL
 SELECT 'column privileges', r.nspname, a.attname, r.relname
 FROM rel r
