@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from lockplane.executor import ApplyResult
     from lockplane.journal import RunInfo
     from lockplane.ledger import LedgerEntry
-    from lockplane.model import Function, Index, Policy, Schema, Table, Trigger
+    from lockplane.model import Function, Index, Policy, Schema, Table, Trigger, View
     from lockplane.observe import StepObservation
     from lockplane.plan import Hazard, Plan, Step
     from lockplane.preflight import PreflightCheck, PreflightReport
@@ -364,6 +364,7 @@ def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
             "primary_key": ", ".join(t.primary_key.columns) if t.primary_key else "",
             "indexes": len(t.indexes),
             "constraints": len(_constraints(t)),
+            "storage": storage_text(t.storage_parameters),
             "comment": t.comment or "",
         }
         for t in schema.tables
@@ -408,6 +409,7 @@ def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
             "materialized": v.materialized,
             "columns": len(v.columns),
             "definition": v.definition,
+            "storage": storage_text(v.storage_parameters),
             "comment": v.comment or "",
         }
         for v in schema.views
@@ -432,7 +434,15 @@ def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
         for p in t.policies
     ]
     names = {
-        "tables": ["table", "columns", "primary_key", "indexes", "constraints", "comment"],
+        "tables": [
+            "table",
+            "columns",
+            "primary_key",
+            "indexes",
+            "constraints",
+            "storage",
+            "comment",
+        ],
         "columns": [
             "table",
             "column",
@@ -447,7 +457,7 @@ def schema_frames(schema: Schema) -> dict[str, pd.DataFrame]:
         ],
         "indexes": ["table", "index", "unique", "method", "keys", "include", "where"],
         "constraints": ["table", "constraint", "type", "definition"],
-        "views": ["view", "materialized", "columns", "definition", "comment"],
+        "views": ["view", "materialized", "columns", "definition", "storage", "comment"],
         "functions": ["routine", "kind", "returns", "language", "options"],
         "triggers": ["table", "trigger", "definition", "state"],
         "policies": ["table", "policy", "command", "roles", "expressions"],
@@ -479,6 +489,24 @@ def schema_text(schema: Schema) -> str:
     return "\n".join(lines)
 
 
+def storage_text(parameters: dict[str, str]) -> str:
+    """`fillfactor=70, autovacuum_enabled=false`: storage parameters as reloptions spell them."""
+    return ", ".join(f"{k}={v}" for k, v in parameters.items())
+
+
+def _view_kind(v: View) -> str:
+    """`materialized, with fillfactor=60, owned by x`: the kind, then what else it carries."""
+    facts = ["materialized" if v.materialized else "view"]
+    if v.storage_parameters:
+        facts.append(f"with {storage_text(v.storage_parameters)}")
+    commented = [c.name for c in v.columns if c.comment is not None]
+    if commented:
+        facts.append(f"comments on {', '.join(commented)}")
+    if v.owner is not None:
+        facts.append(f"owned by {v.owner}")
+    return ", ".join(facts)
+
+
 def _table_html(t: Table, open_: bool) -> str:
     constraints = _constraints(t)
     facts = [_plural(len(t.columns), "column")]
@@ -494,6 +522,10 @@ def _table_html(t: Table, open_: bool) -> str:
         facts.append(f"partition of {t.partition_of} {t.partition_bound}")
     if t.row_level_security:
         facts.append("row level security" + (" (forced)" if t.force_row_level_security else ""))
+    if t.storage_parameters:
+        facts.append(f"with {storage_text(t.storage_parameters)}")
+    if t.owner is not None:
+        facts.append(f"owned by {t.owner}")
     summary = (
         f"<summary><b>{escape(t.qname)}</b> "
         f'<span class="lp-muted">{escape(" · ".join(facts))}</span></summary>'
@@ -546,10 +578,7 @@ def schema_html(schema: Schema, *, limit: int | None = DEFAULT_LIMIT, style: boo
     if not schema.tables:
         parts.append('<div class="lp-empty">No tables.</div>')
     if schema.views:
-        rows = [
-            (v.qname, "materialized" if v.materialized else "view", v.definition)
-            for v in _limited(schema.views, limit)
-        ]
+        rows = [(v.qname, _view_kind(v), v.definition) for v in _limited(schema.views, limit)]
         parts.append('<div class="lp-sub">Views</div>')
         parts.append(_table(["view", "kind", "query"], rows, cell_classes={2: "lp-code"}))
         parts.append(_more(len(rows), len(schema.views), "views", limit))

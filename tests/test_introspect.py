@@ -14,7 +14,7 @@ import pytest
 
 from lockplane.db import connect
 from lockplane.errors import LockplaneError
-from lockplane.introspect import introspect, introspect_url
+from lockplane.introspect import introspect, introspect_url, like, opt_in
 from lockplane.model import (
     Aggregate,
     CheckConstraint,
@@ -26,6 +26,7 @@ from lockplane.model import (
     Enum,
     Extension,
     ForeignKey,
+    Grant,
     IdentityOptions,
     Index,
     IndexKey,
@@ -39,6 +40,7 @@ from lockplane.model import (
     Trigger,
     UniqueConstraint,
     Unmanaged,
+    View,
     ViewColumn,
 )
 
@@ -703,3 +705,76 @@ def test_failed_transaction_is_refused(db_url: str) -> None:
             conn.execute("SELECT 1 / 0")
         with pytest.raises(LockplaneError, match="not usable"):
             introspect(conn)
+
+
+ACCESS_DDL = """
+CREATE TABLE stock (id bigint PRIMARY KEY, qty integer) WITH (fillfactor = 80);
+CREATE VIEW stock_view AS SELECT id, qty FROM stock;
+COMMENT ON COLUMN stock_view.qty IS 'on hand';
+GRANT SELECT ON stock_view TO lp_reader;
+CREATE MATERIALIZED VIEW stock_total WITH (autovacuum_enabled = false)
+  AS SELECT sum(qty) AS total FROM stock;
+ALTER MATERIALIZED VIEW stock_total OWNER TO lp_owner;
+CREATE SEQUENCE tickets;
+GRANT USAGE ON SEQUENCE tickets TO lp_writer WITH GRANT OPTION;
+CREATE FUNCTION one() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION two() RETURNS integer LANGUAGE sql AS 'SELECT 2';
+REVOKE EXECUTE ON FUNCTION two() FROM PUBLIC;
+CREATE TABLE notes (body text) WITH (toast.autovacuum_enabled = false);
+CREATE TABLE logs (kind text DEFAULT 'x', at date) PARTITION BY LIST (kind);
+CREATE TABLE logs_y PARTITION OF logs FOR VALUES IN ('y');
+ALTER TABLE logs_y ALTER COLUMN kind SET DEFAULT 'y';
+COMMENT ON COLUMN logs_y.at IS 'when';
+CREATE TABLE logs_z PARTITION OF logs FOR VALUES IN ('z');
+GRANT UPDATE (qty) ON stock TO lp_writer;
+"""
+
+
+def test_storage_comments_grants_and_owners_beyond_tables(fresh_db: Callable[[], str]) -> None:
+    """Storage parameters and view column comments are always read; privileges and owners of
+    views, sequences and functions only with the opt-in (a function's default EXECUTE for
+    PUBLIC spelled out), like tables'."""
+    url = fresh_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(ACCESS_DDL)
+    plain = introspect_url(url)
+    views = {v.name: v for v in plain.views}
+    assert plain.table("public", "stock").storage_parameters == {"fillfactor": "80"}  # type: ignore[union-attr]
+    assert views["stock_total"].storage_parameters == {"autovacuum_enabled": "false"}
+    assert [c.comment for c in views["stock_view"].columns] == [None, "on hand"]
+    assert [(u.kind, u.name, u.on) for u in plain.unmanaged] == [
+        ("column privileges", "qty", "stock"),
+        ("partition column comment", "at", "logs_y"),
+        ("partition column default", "kind", "logs_y"),  # logs_z's is its parent's
+        ("privileges", "two()", None),  # not managed: a rebuild would lose them
+        ("privileges", "stock_view", "stock_view"),
+        ("toast storage parameters", "notes", "notes"),
+    ]
+    objects = (*plain.tables, *plain.views, *plain.sequences, *plain.functions)
+    assert all(o.grants is None and o.owner is None for o in objects)
+
+    full = introspect_url(url, grants=True, owners=True)
+    views = {v.name: v for v in full.views}
+    functions = {f.name: f for f in full.functions}
+    assert views["stock_view"].grants == (Grant(grantee="lp_reader", privileges=("SELECT",)),)
+    assert views["stock_total"].grants == () and views["stock_total"].owner == "lp_owner"
+    assert full.sequences[0].grants == (
+        Grant(grantee="lp_writer", privileges=("USAGE",), with_grant_option=True),
+    )
+    assert functions["one"].grants == (Grant(grantee="PUBLIC", privileges=("EXECUTE",)),)
+    assert functions["two"].grants == () and functions["two"].owner == "postgres"
+    assert opt_in(full) == {"grants": True, "owners": True}
+    assert [u.kind for u in full.unmanaged if u.kind == "privileges"] == []  # managed now
+    trimmed = like(plain, full)  # a document that leaves them out does not manage them
+    assert trimmed.model_copy(update={"unmanaged": plain.unmanaged}) == plain
+
+
+def test_privileges_must_fit_the_kind() -> None:
+    with pytest.raises(ValueError, match="privilege EXECUTE does not apply here"):
+        View(name="v", definition="SELECT 1", grants=[Grant(grantee="x", privileges=["EXECUTE"])])
+    with pytest.raises(ValueError, match="privilege INSERT does not apply here"):
+        Sequence(name="s", grants=[Grant(grantee="x", privileges=["INSERT"])])
+    with pytest.raises(ValueError, match="only a materialized view can have indexes and storage"):
+        View(name="v", definition="SELECT 1", storage_parameters={"fillfactor": "70"})
+    t = Table(name="t", storage_parameters={"FillFactor": "70", "autovacuum_enabled": "off"})
+    assert list(t.storage_parameters) == ["autovacuum_enabled", "fillfactor"]

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from lockplane import make_plan
+from lockplane.diff import diff
 from lockplane.errors import PlanError
 from lockplane.model import Column, Index, PrimaryKey, Schema, Table
 
@@ -173,3 +174,24 @@ def test_attach_online_adds_validates_attaches_and_drops_a_check() -> None:
         "ALTER TABLE p DROP CONSTRAINT p_bound_lp_attach_95a4f127",
     ]
     assert [[h.rule for h in s.hazards] for s in plan.steps] == [[], ["LP204"], [], []]
+
+
+def test_a_partitions_own_column_default_is_never_overwritten() -> None:
+    """It is unmanaged (listed): a default set on the parent's column would recurse onto it, so
+    the plan refuses; a change elsewhere plans as usual."""
+    parent = {
+        "name": "events",
+        "partition_by": "LIST (kind)",
+        "columns": [{"name": "kind", "type": "text", "default": "'a'::text"}],
+    }
+    part = {"name": "events_a", "partition_of": "events", "partition_bound": "FOR VALUES IN ('a')"}
+    listed = [{"kind": "partition column default", "schema": "public", "name": "kind",
+               "on": "events_a"}]  # fmt: skip
+    old = Schema.model_validate({"tables": [parent, part], "unmanaged": listed})
+    column = {"name": "kind", "type": "text", "default": "'b'::text"}
+    new = Schema.model_validate({"tables": [{**parent, "columns": [column]}, part]})
+    with pytest.raises(PlanError, match="default of partition events_a's own column"):
+        diff(old, new)
+    comment = [{**listed[0], "kind": "partition column comment"}]
+    old = Schema.model_validate({"tables": [parent, part], "unmanaged": comment})
+    assert not diff(old, new).is_empty  # a default change leaves column comments alone

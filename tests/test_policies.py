@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lockplane.changes.grants import ChangePrivileges, SetTableOwner
+from lockplane.changes.grants import ChangePrivileges, SetOwner
 from lockplane.changes.policies import AlterPolicy, CreatePolicy, DropPolicy, SetRowSecurity
 from lockplane.diff import _mentions, diff
+from lockplane.errors import PlanError
 from lockplane.model import Column, Grant, Policy, Schema, Table
 
 
@@ -110,7 +111,7 @@ def test_owner_changes_only_when_the_target_names_one_and_the_source_knows_it() 
     assert changes(table(owner="postgres"), table()) == []
     assert changes(table(), table(owner="lp_owner")) == []
     found = changes(table(owner="postgres"), table(owner="lp_owner"))
-    assert [type(c) for c in found] == [SetTableOwner]
+    assert [type(c) for c in found] == [SetOwner]
     assert found[0].lock() == "ACCESS EXCLUSIVE"
 
 
@@ -129,3 +130,49 @@ def test_always_true_policy_for_everyone_is_design_advice() -> None:
     assert "LP510" in rules(changes(table(), table(policies=(p,))))
     scoped = Policy(name="p", command="SELECT", using="true", roles=("lp_reader",))
     assert "LP510" not in rules(changes(table(), table(policies=(scoped,))))
+
+
+def test_grants_and_owners_of_views_sequences_and_functions_change_in_place() -> None:
+    """Only the privileges and the owner change: no view or function is replaced for them;
+    sequences and functions lock no table, a plain view none either (locking one would lock
+    the tables it reads)."""
+    g = (Grant(grantee="lp_reader", privileges=("SELECT",)),)
+    e = (Grant(grantee="lp_reader", privileges=("EXECUTE",)),)
+    f = {"name": "one", "returns": "integer", "body": "SELECT 1"}
+    old = Schema.model_validate(
+        {
+            "views": [{"name": "v", "definition": "SELECT 1 AS x", "grants": []}],
+            "sequences": [{"name": "s", "grants": [], "owner": "postgres"}],
+            "functions": [{**f, "grants": [{"grantee": "PUBLIC", "privileges": ["EXECUTE"]}]}],
+        }
+    )
+    new = Schema.model_validate(
+        {
+            "views": [{"name": "v", "definition": "SELECT 1 AS x", "grants": g}],
+            "sequences": [{"name": "s", "grants": [], "owner": "lp_owner"}],
+            "functions": [{**f, "grants": e}],
+        }
+    )
+    found = list(diff(old, new).changes)
+    assert [c.description() for c in found] == [
+        "Grant SELECT on view v to lp_reader",
+        "Change the owner of sequence s to lp_owner",
+        "Revoke EXECUTE on function one() from PUBLIC",
+        "Grant EXECUTE on function one() to lp_reader",
+    ]
+    assert [c.lock() for c in found] == [None, None, None, None]
+    assert found[2].statements()[0].as_string(None) == (
+        "REVOKE EXECUTE ON FUNCTION one() FROM PUBLIC"
+    )
+    assert rules(found) == {"LP412"}
+
+
+def test_a_function_whose_privileges_are_not_managed_is_never_recreated_without_them() -> None:
+    """Dropped and created again it would come back with EXECUTE for PUBLIC."""
+    f = {"name": "f", "returns": "integer", "body": "SELECT 1"}
+    held = [{"kind": "privileges", "schema": "public", "name": "f()"}]
+    old = Schema.model_validate({"functions": [f], "unmanaged": held})
+    new = Schema.model_validate({"functions": [{**f, "returns": "bigint"}]})
+    with pytest.raises(PlanError, match="would reset its privileges to the default"):
+        diff(old, new)
+    assert not diff(old, new.model_copy(update={"functions": ()})).is_empty  # dropped: fine

@@ -84,3 +84,47 @@ def test_a_view_with_an_unmanaged_trigger_is_never_dropped() -> None:
 def test_a_name_is_never_both_a_table_and_a_view() -> None:
     with pytest.raises(ValueError, match="'t' is both a table and a view"):
         _schema(_view("t", "SELECT 1"))
+
+
+def test_a_rebuilt_view_gets_back_its_column_comments_grants_and_owner() -> None:
+    """Dropping a view takes its column comments, privileges and owner along: the create that
+    rebuilds it (and the one the rollback of its drop runs) gives them back."""
+    v = _view("v", "SELECT t.a FROM t", ("a", "integer"))
+    v["columns"][0]["comment"] = "the a"
+    v |= {"grants": [{"grantee": "lp_reader", "privileges": ["SELECT"]}], "owner": "lp_owner"}
+    retyped = {**TABLE, "columns": [{"name": "a", "type": "bigint"}, TABLE["columns"][1]]}
+    changes = diff(_schema(v), _schema(v, table=retyped)).changes
+    (create,) = [c for c in changes if isinstance(c, CreateView)]
+    (drop,) = [c for c in changes if isinstance(c, DropView)]
+    expected = [
+        "CREATE VIEW v AS SELECT t.a FROM t",
+        "COMMENT ON COLUMN v.a IS 'the a'",
+        "GRANT SELECT ON v TO lp_reader",
+        "ALTER VIEW v OWNER TO lp_owner",
+    ]
+    assert [s.as_string(None) for s in create.statements()] == expected
+    assert [s.as_string(None) for s in drop.reverse().statements()] == expected
+
+
+def test_column_comments_and_storage_change_in_place() -> None:
+    old = _view("m", "SELECT t.a FROM t", ("a", "integer"), materialized=True)
+    new = {**old, "columns": [{"name": "a", "type": "integer", "comment": "x"}]}
+    new |= {"storage_parameters": {"fillfactor": "70"}}
+    changes = diff(_schema(old), _schema(new)).changes
+    assert [s.as_string(None) for c in changes for s in c.statements()] == [
+        "COMMENT ON COLUMN m.a IS 'x'",
+        "ALTER MATERIALIZED VIEW m SET (fillfactor = '70')",
+    ]
+    assert [s.as_string(None) for c in changes for s in c.reverse().statements()] == [
+        "COMMENT ON COLUMN m.a IS NULL",
+        "ALTER MATERIALIZED VIEW m RESET (fillfactor)",
+    ]
+
+
+def test_a_view_whose_privileges_are_not_managed_is_never_rebuilt_without_them() -> None:
+    v = _view("v", "SELECT t.a FROM t", ("a", "integer"))
+    held = ({"kind": "privileges", "schema": "public", "name": "v", "on": "v"},)
+    retyped = {**TABLE, "columns": [{"name": "a", "type": "bigint"}, TABLE["columns"][1]]}
+    with pytest.raises(PlanError, match="would lose its privileges: plan with grants managed"):
+        diff(_schema(v, unmanaged=held), _schema(v, table=retyped))
+    assert not diff(_schema(v, unmanaged=held), _schema()).is_empty  # dropped: they go with it

@@ -431,10 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument(
-        "--grants", action="store_true", help="include table privileges (plans then manage them)"
+        "--grants",
+        action="store_true",
+        help="include privileges of tables, views, sequences and functions (plans then manage them)",
     )
     p.add_argument(
-        "--owners", action="store_true", help="include table owners (plans then keep them)"
+        "--owners",
+        action="store_true",
+        help="include owners of tables, views, sequences and functions (plans then keep them)",
     )
 
     p = add("diff", cmd_diff, "Show the changes between two schemas (JSON, .sql or URL).")

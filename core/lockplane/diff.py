@@ -35,7 +35,7 @@ from .changes.functions import (
     replaceable,
 )
 from .changes.generated import generated_changes
-from .changes.grants import ChangePrivileges, SetTableOwner
+from .changes.grants import ChangePrivileges, Securable, SetOwner, securable_key
 from .changes.objects import (
     AddEnumValues,
     AlterExtension,
@@ -64,6 +64,7 @@ from .changes.policies import (
     SetRowSecurity,
     uncovered,
 )
+from .changes.storage import SetStorageParameters, options
 from .changes.table import (
     AddColumn,
     CreateTable,
@@ -88,6 +89,7 @@ from .changes.views import (
     DropView,
     DropViewBeforeTypes,
     ReplaceView,
+    SetViewColumnComment,
     SetViewComment,
     appends_only,
     matview_relation,
@@ -198,6 +200,65 @@ def _refuse_dropping_unmanaged(old: Schema, new: Schema) -> None:
             )
 
 
+def _refuse_losing_function_privileges(old: Schema, new: Schema, recreated: set[Node]) -> None:
+    """A function dropped and created again comes back with the default privileges (EXECUTE for
+    PUBLIC): when they are not managed and differ from that, the plan refuses."""
+    held = {(u.schema_, u.name) for u in old.unmanaged if u.kind == "privileges" and u.on is None}
+    keys = {f.key for f in new.functions}
+    for f in old.functions:
+        if ("function", f.schema_, f.name) not in recreated or f.key not in keys:
+            continue
+        if (f.schema_, f"{f.name}({f.identity})") in held:
+            raise PlanError(
+                f"{f.kind} {f.qname} is dropped and created again by this plan, which would reset "
+                "its privileges to the default: plan with grants managed (introspect --grants), "
+                "so that they are granted again"
+            )
+
+
+def _routine(f: Function) -> Function:
+    """The function without its privileges and owner, which change in place (`_grants_and_owner`)."""
+    return f.model_copy(update={"grants": None, "owner": None})
+
+
+def _refuse_overwriting_partition_columns(old: Schema, changes: list[Change]) -> None:
+    """A partition's own column default and column comment are unmanaged: a default set on the
+    parent's column recurses to the partitions and overwrites the one, and dropping the parent's
+    column takes both along. The plan refuses rather than lose them."""
+    owned = {(u.schema_, u.on, u.name): u.kind for u in old.unmanaged}
+    owned = {k: v for k, v in owned.items() if v.startswith("partition column")}
+    if not owned:
+        return
+    for c in changes:
+        if isinstance(c, DropColumn):
+            kinds = ("partition column default", "partition column comment")
+        elif isinstance(c, SetDefault) or (
+            isinstance(c, AlterColumnType) and c.before.default != c.after.default
+        ):
+            kinds = ("partition column default",)
+        else:
+            continue
+        for t in old.tables:
+            if t.partition_of is None or not _descends(old, t, c.table.schema_, c.table.name):
+                continue
+            kind = owned.get((t.schema_, t.name, c.before.name))
+            if kind in kinds:
+                raise PlanError(
+                    f"column {c.table.qname}.{c.before.name} changes, which would overwrite or "
+                    f"drop the {kind.removeprefix('partition column ')} of partition {t.qname}'s "
+                    "own column, which Lockplane does not manage; change that by hand first"
+                )
+
+
+def _descends(schema: Schema, t: Table, parent_schema: str, parent_name: str) -> bool:
+    up = schema.parent(t)
+    while up is not None:
+        if (up.schema_, up.name) == (parent_schema, parent_name):
+            return True
+        up = schema.parent(up)
+    return False
+
+
 def diff(old: Schema, new: Schema) -> Diff:
     _refuse_dropping_unmanaged(old, new)
     desired = new  # with its plan hints, for the plan's record of its target
@@ -211,9 +272,12 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _user_types(old, new)
     changes += _sequences(old, new)
     changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
+    _refuse_overwriting_partition_columns(old, changes)
     changes += _aggregates(old, new)
     changes += _views(old, new, changes)
     changes += _access(old, new)
+    changes += _sequences_and_functions_access(old, new)
+    changes += _storage(old, new)
     changes += _functions_and_triggers(old, new)
     changes = [_backfilled(c, backfills) for c in changes]
     return Diff(_reverse_hints(old, enum_changes), desired, tuple(changes))
@@ -529,10 +593,8 @@ def _sequences(old: Schema, new: Schema) -> list[Change]:
             )
         out.append(DropSequence(s.model_copy(update={"owned_by": None})))
     for o, n in d.altered:
-        bare_o, bare_n = (
-            o.model_copy(update={"owned_by": None}),
-            n.model_copy(update={"owned_by": None}),
-        )
+        unset = {"owned_by": None, "grants": None, "owner": None}  # these change on their own
+        bare_o, bare_n = o.model_copy(update=unset), n.model_copy(update=unset)
         if bare_o != bare_n:
             out.append(AlterSequence(bare_o, bare_n))
         if o.owned_by != n.owned_by:
@@ -798,12 +860,17 @@ def _rebuild_reasons(
 
 
 def _same_query(o: View, n: View) -> bool:
-    """Equal but for comment and indexes (changed in place); columns count only when both
-    documents list them (a hand-written one may not)."""
-    strip: dict[str, Any] = {"comment": None, "indexes": ()}
-    if not (o.columns and n.columns):
-        strip["columns"] = ()
-    return o.model_copy(update=strip) == n.model_copy(update=strip)
+    """Equal but for what is changed in place (comments, indexes, storage parameters, grants,
+    owner); columns count only when both documents list them (a hand-written one may not)."""
+    strip: dict[str, Any] = {"comment": None, "indexes": (), "storage_parameters": {}}
+    strip |= {"grants": None, "owner": None}
+
+    def shape(v: View) -> View:
+        columns = tuple(c.model_copy(update={"comment": None}) for c in v.columns)
+        cut = strip if (o.columns and n.columns) else strip | {"columns": ()}
+        return v.model_copy(update={"columns": columns, **cut})
+
+    return shape(o) == shape(n)
 
 
 def _reads(schema: Schema, graph: Graph, v: View, stable: set[Node]) -> tuple[str, ...]:
@@ -834,7 +901,15 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
         if (schema, name) in news and ("view", schema, name) not in reasons:
             continue
         for u in old.unmanaged:
-            if u.on == name and (u.schema_ or "public") == schema:
+            if u.on != name or (u.schema_ or "public") != schema:
+                continue
+            if u.kind == "privileges" and (schema, name) in news:
+                raise PlanError(
+                    f"view {v.qname} is dropped and created again by this plan, which would "
+                    "lose its privileges: plan with grants managed (introspect --grants), so "
+                    "that they are granted again"
+                )
+            if u.kind != "privileges":
                 raise PlanError(
                     f"view {v.qname} is dropped by this plan, but it has {u.kind} {u.name!r}, "
                     "which Lockplane does not manage; drop that by hand first"
@@ -880,6 +955,18 @@ def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
             out.append(ReplaceView(o, n, ng.depth(("view", *key)), tuple(sorted(reads))))
         if o.comment != n.comment:
             out.append(SetViewComment(n, o.comment, n.comment))
+        was = {c.name: c.comment for c in o.columns}
+        out += [
+            SetViewColumnComment(n, c.name, was.get(c.name), c.comment)
+            for c in n.columns
+            if c.comment != was.get(c.name)
+        ]
+        if o.storage_parameters != n.storage_parameters:
+            before, after = options(o.storage_parameters), options(n.storage_parameters)
+            out.append(
+                SetStorageParameters("materialized view", n.schema_, n.name, n.qname, before, after)
+            )
+        out += _grants_and_owner(o, n)
         rel = matview_relation(n)
         idx = diff_kind(_by(o.indexes, lambda i: i.name), _by(n.indexes, lambda i: i.name))
         out += [CreateIndex(rel, i) for i in idx.added]
@@ -908,7 +995,7 @@ def _levels(grants: tuple[Grant, ...]) -> dict[tuple[str, str], str]:
 
 
 def _privileges(
-    t: Table, old: tuple[Grant, ...], new: tuple[Grant, ...], *, incidental: bool = False
+    o: Any, old: tuple[Grant, ...], new: tuple[Grant, ...], *, incidental: bool = False
 ) -> list[Change]:
     """GRANT / REVOKE per grantee and (before, after) level, privileges in the canonical order."""
     before, after = _levels(old), _levels(new)
@@ -917,10 +1004,57 @@ def _privileges(
         b, a = before.get(key, "none"), after.get(key, "none")
         if b != a:
             moves.setdefault((key[0], b, a), []).append(key[1])
+    target = Securable.of(o)
     return [
-        ChangePrivileges(t, g, tuple(p for p in PRIVILEGES if p in privs), b, a, incidental)  # type: ignore[arg-type]
+        ChangePrivileges(target, g, tuple(p for p in PRIVILEGES if p in privs), b, a, incidental)  # type: ignore[arg-type]
         for (g, b, a), privs in moves.items()
     ]
+
+
+def _grants_and_owner(o: Any, n: Any) -> list[Change]:
+    """Of an object kept by the plan: grants when both documents list them, the owner when both
+    name one."""
+    out: list[Change] = []
+    if n.grants is not None and o.grants is not None:
+        out += _privileges(n, o.grants, n.grants)
+    if n.owner is not None and o.owner is not None and n.owner != o.owner:
+        out.append(SetOwner(Securable.of(n), o.owner, n.owner))
+    return out
+
+
+def _sequences_and_functions_access(old: Schema, new: Schema) -> list[Change]:
+    """Grants and owners of sequences created, dropped (the revokes give the rollback's
+    re-created sequence its privileges back) and kept, and of functions kept (a function created,
+    or dropped and created again, gets them with its CREATE: see `CreateFunction`)."""
+    out: list[Change] = []
+    d = diff_kind(_by(old.sequences, securable_key), _by(new.sequences, securable_key))
+    for t in d.added:
+        out += _privileges(t, (), t.grants or (), incidental=True)
+        if t.owner is not None:
+            out.append(SetOwner(Securable.of(t), None, t.owner))
+    for t in d.dropped:
+        out += _privileges(t, t.grants or (), (), incidental=True)
+    out += [c for o, n in d.altered for c in _grants_and_owner(o, n)]
+    fd = diff_kind(_by(old.functions, securable_key), _by(new.functions, securable_key))
+    return out + [c for o, n in fd.altered for c in _grants_and_owner(o, n)]
+
+
+def _storage(old: Schema, new: Schema) -> list[Change]:
+    """Storage parameters of tables; a created table gets them after CREATE TABLE, and a dropped
+    one is reset first so that the rollback, which creates it again, sets them back."""
+    out: list[Change] = []
+    d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
+    pairs = [(None, t) for t in d.added] + [(t, None) for t in d.dropped] + list(d.altered)
+    for o, n in pairs:
+        t = n if n is not None else o
+        before = options(o.storage_parameters) if o is not None else ()
+        after = options(n.storage_parameters) if n is not None else ()
+        if before != after:
+            incidental = o is None or n is None
+            out.append(
+                SetStorageParameters("table", t.schema_, t.name, t.qname, before, after, incidental)
+            )
+    return out
 
 
 def _access(old: Schema, new: Schema) -> list[Change]:
@@ -933,7 +1067,7 @@ def _access(old: Schema, new: Schema) -> list[Change]:
         out += [CreatePolicy(t, p, incidental=True) for p in t.policies]
         out += _privileges(t, (), t.grants or (), incidental=True)
         if t.owner is not None:
-            out.append(SetTableOwner(t, None, t.owner))
+            out.append(SetOwner(Securable.of(t), None, t.owner))
     for t in d.dropped:
         out += [SetRowSecurity(t, f, False, incidental=True) for f in _rls_flags(t)]
         out += [DropPolicy(t, p, incidental=True) for p in t.policies]
@@ -963,10 +1097,7 @@ def _access(old: Schema, new: Schema) -> list[Change]:
         for p in n.policies:
             if p in o.policies and _mentions(p, retyped):
                 out += [DropPolicy(o, p, rebuilt=True), CreatePolicy(n, p, rebuilt=True)]
-        if n.grants is not None and o.grants is not None:
-            out += _privileges(n, o.grants, n.grants)
-        if n.owner is not None and o.owner is not None and n.owner != o.owner:
-            out.append(SetTableOwner(n, o.owner, n.owner))
+        out += _grants_and_owner(o, n)
     return out
 
 
@@ -1031,7 +1162,7 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         return DropFunction(f, early, read(f), views, og.depth(("function", f.schema_, f.name)))
 
     fd = diff_kind(_by(old.functions, lambda f: f.key), _by(new.functions, lambda f: f.key))
-    pairs = list(fd.altered)
+    pairs = [(o, n) for o, n in fd.altered if _routine(o) != _routine(n)]  # else: access only
     for f in list(fd.added):
         same_name = [x for x in fd.added if (x.schema_, x.name) == (f.schema_, f.name)]
         gone = [x for x in fd.dropped if (x.schema_, x.name) == (f.schema_, f.name)]
@@ -1046,11 +1177,14 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         c = create(n)
         out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
     recreated = recreated_functions(old, new)
+    _refuse_losing_function_privileges(old, new, recreated)
     # An unchanged SQL-standard function that calls a recreated one goes and comes back with it.
+    new_by_key = {f.key: f for f in new.functions}
     for f in old.functions:
         node = ("function", f.schema_, f.name)
-        if f.sql_body and f in new.functions and node in recreated:
-            out += [replace(drop(f), with_views=True), replace(create(f), with_views=True)]
+        n = new_by_key.get(f.key)
+        if f.sql_body and n is not None and _routine(n) == _routine(f) and node in recreated:
+            out += [replace(drop(f), with_views=True), replace(create(n), with_views=True)]
 
     def uses(t: Table, kind: str, name: str) -> bool:
         return bool(og.dependencies((kind, t.schema_, f"{t.name}.{name}")) & recreated)

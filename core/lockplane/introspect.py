@@ -77,36 +77,49 @@ def introspect_url(url: str, *, grants: bool = False, owners: bool = False) -> S
 
 
 def introspect(conn: psycopg.Connection, *, grants: bool = False, owners: bool = False) -> Schema:
-    """The schema of the database `conn` is connected to; table privileges (`grants`) and
-    owners (`owners`) only when asked, since a document that has them manages them."""
+    """The schema of the database `conn` is connected to; privileges (`grants`) and owners
+    (`owners`) of tables, views, sequences and functions only when asked, since a document that
+    has them manages them."""
     extra = tuple(k for k, wanted in zip(OPTIONAL_KINDS, (grants, owners), strict=True) if wanted)
     with _gc_paused():
         return assemble(fetch(conn, extra))
 
 
+def _securables(schema: Schema) -> tuple[Any, ...]:
+    """Everything that can have grants and an owner."""
+    return (*schema.tables, *schema.views, *schema.sequences, *schema.functions)
+
+
 def opt_in(schema: Schema) -> dict[str, bool]:
     """The `introspect` options that read back what `schema` manages (grants, owners), so that
     a database built from it can be compared with it."""
+    objects = _securables(schema)
     return {
-        "grants": any(t.grants is not None for t in schema.tables),
-        "owners": any(t.owner is not None for t in schema.tables),
+        "grants": any(o.grants is not None for o in objects),
+        "owners": any(o.owner is not None for o in objects),
     }
 
 
 def like(doc: Schema, read: Schema) -> Schema:
-    """`read` with grants and owners only where `doc` has them: a table whose document leaves
+    """`read` with grants and owners only where `doc` has them: an object whose document leaves
     them out does not manage them, and must not start to because it was read back."""
-    wanted = {(t.schema_, t.name): t for t in doc.tables}
-    tables = []
-    for t in read.tables:
-        d = wanted.get((t.schema_, t.name))
+    wanted = {(type(o), _identity(o)): o for o in _securables(doc)}
+
+    def trimmed(o: Any) -> Any:
+        d = wanted.get((type(o), _identity(o)))
         update: dict[str, Any] = {}
-        if t.grants is not None and (d is None or d.grants is None):
+        if o.grants is not None and (d is None or d.grants is None):
             update["grants"] = None
-        if t.owner is not None and (d is None or d.owner is None):
+        if o.owner is not None and (d is None or d.owner is None):
             update["owner"] = None
-        tables.append(t.model_copy(update=update) if update else t)
-    return read.model_copy(update={"tables": tuple(tables)})
+        return o.model_copy(update=update) if update else o
+
+    kinds = ("tables", "views", "sequences", "functions")
+    return read.model_copy(update={k: tuple(trimmed(o) for o in getattr(read, k)) for k in kinds})
+
+
+def _identity(o: Any) -> tuple[str, ...]:
+    return o.key if hasattr(o, "key") else (o.schema_, o.name)
 
 
 @contextmanager
@@ -151,6 +164,7 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
     tables: dict[int, dict[str, Any]] = {}
     for (
         oid, schema, name, comment, unlogged, rls, force_rls, partition_by, partition_of, bound,
+        storage_names, storage_values,
     ) in rows["tables"]:  # fmt: skip
         tables[oid] = {
             "schema": schema,
@@ -163,23 +177,28 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "partition_by": partition_by,
             "partition_of": partition_of,
             "partition_bound": bound,
+            "storage_parameters": dict(zip(storage_names, storage_values, strict=True)),
         }
-    _add_access(tables, rows)
-    unmanaged = [_unmanaged(row) for row in rows["unmanaged"]]
+    _add_policies(tables, rows["policies"])
+    unmanaged = [_unmanaged(row) for row in rows["unmanaged"] if _unmanaged_now(row, rows)]
     columns = _add_columns(tables, rows["columns"])
     _add_constraints(tables, rows["constraints"])
     views = {row[0]: _view(row) for row in rows["views"]}
     _add_indexes(tables | views, rows["indexes"])  # materialized views have indexes too
     _add_triggers(tables, rows["triggers"])
-    sequences = []
+    sequences: dict[int, dict[str, Any]] = {}
     for row in rows["sequences"]:
         sequence, identity_of = _sequence(row)
         if identity_of is None:
-            sequences.append(sequence)
+            sequences[row[-1]] = sequence
         elif identity_of in columns:  # a partitioned table's serves its partitions too
             options = _identity_options(sequence)
             if options:
                 columns[identity_of]["identity_options"] = options
+    functions = {row[-1]: _function(row) for row in rows["functions"]}
+    securables = {("pg_class", oid): o for oid, o in (tables | views | sequences).items()}
+    securables |= {("pg_proc", oid): f for oid, f in functions.items()}
+    _add_grants_and_owners(securables, rows)
     return Schema.model_validate(
         {
             "schemas": [name for (name,) in rows["schemas"]],
@@ -194,20 +213,18 @@ def assemble(rows: dict[str, list[Row]]) -> Schema:
             "domains": [_domain(row) for row in rows["domains"]],
             "composite_types": [_composite(row) for row in rows["composite_types"]],
             "range_types": [_range(row) for row in rows["range_types"]],
-            "sequences": sequences,
+            "sequences": list(sequences.values()),
             "tables": list(tables.values()),
             "views": list(views.values()),
-            "functions": [_function(row) for row in rows["functions"]],
+            "functions": list(functions.values()),
             "aggregates": [_aggregate(row) for row in rows["aggregates"]],
             "unmanaged": unmanaged,
         }
     )
 
 
-def _add_access(tables: dict[int, dict[str, Any]], rows: dict[str, list[Row]]) -> None:
-    """Policies always; grants and owners when their queries ran (every table then gets a value,
-    an empty list meaning "no privileges granted")."""
-    for oid, name, permissive, command, roles, using, with_check in rows["policies"]:
+def _add_policies(tables: dict[int, dict[str, Any]], rows: list[Row]) -> None:
+    for oid, name, permissive, command, roles, using, with_check in rows:
         tables[oid].setdefault("policies", []).append(
             {
                 "name": name,
@@ -218,21 +235,29 @@ def _add_access(tables: dict[int, dict[str, Any]], rows: dict[str, list[Row]]) -
                 "with_check": with_check,
             }
         )
+
+
+def _add_grants_and_owners(
+    objects: dict[tuple[str, int], dict[str, Any]], rows: dict[str, list[Row]]
+) -> None:
+    """Grants and owners when their queries ran: every object then gets a value, an empty list
+    meaning "no privileges granted". Rows of objects that are not managed (an extension's, an
+    identity column's sequence) are skipped."""
     if "grants" in rows:
-        for table in tables.values():
-            table["grants"] = []
-        for oid, grantee, privileges, with_grant_option in rows["grants"]:
-            if oid in tables:
-                tables[oid]["grants"].append(
+        for o in objects.values():
+            o["grants"] = []
+        for catalog_, oid, grantee, privileges, with_grant_option in rows["grants"]:
+            if (catalog_, oid) in objects:
+                objects[catalog_, oid]["grants"].append(
                     {
                         "grantee": grantee,
                         "privileges": privileges,
                         "with_grant_option": with_grant_option,
                     }
                 )
-    for oid, owner in rows.get("owners", ()):
-        if oid in tables:
-            tables[oid]["owner"] = owner
+    for catalog_, oid, owner in rows.get("owners", ()):
+        if (catalog_, oid) in objects:
+            objects[catalog_, oid]["owner"] = owner
 
 
 def _domain(row: Row) -> dict[str, Any]:
@@ -254,7 +279,8 @@ def _domain(row: Row) -> dict[str, Any]:
 def _view(row: Row) -> dict[str, Any]:
     (
         _, schema, name, definition, materialized, check_option, security_barrier,
-        security_invoker, column_names, column_types, comment,
+        security_invoker, column_names, column_types, column_comments, comment, storage_names,
+        storage_values,
     ) = row  # fmt: skip
     return {
         "schema": schema,
@@ -265,9 +291,11 @@ def _view(row: Row) -> dict[str, Any]:
         "security_barrier": security_barrier,
         "security_invoker": security_invoker,
         "columns": [
-            {"name": n, "type": t} for n, t in zip(column_names, column_types, strict=True)
+            {"name": n, "type": t, "comment": c}
+            for n, t, c in zip(column_names, column_types, column_comments, strict=True)
         ],
         "comment": comment,
+        "storage_parameters": dict(zip(storage_names, storage_values, strict=True)),
     }
 
 
@@ -316,7 +344,7 @@ def _aggregate(row: Row) -> dict[str, Any]:
 def _function(row: Row) -> dict[str, Any]:
     (
         schema, name, kind, arguments, returns, language, body, sql_body, volatility, strict,
-        security_definer, leakproof, parallel, cost, rows, config, comment,
+        security_definer, leakproof, parallel, cost, rows, config, comment, _oid,
     ) = row  # fmt: skip
     return {
         "schema": schema,
@@ -386,6 +414,11 @@ def _range(row: Row) -> dict[str, Any]:
     keys = ("schema", "name", "subtype", "subtype_opclass", "collation", "canonical")
     keys += ("subtype_diff", "multirange", "comment")
     return dict(zip(keys, row, strict=True))
+
+
+def _unmanaged_now(row: Row, rows: dict[str, list[Row]]) -> bool:
+    """Privileges of views and functions are unmanaged unless their grants were read."""
+    return row[0] != "privileges" or "grants" not in rows
 
 
 def _unmanaged(row: Row) -> dict[str, Any]:
@@ -536,7 +569,7 @@ def _sequence(row: Row) -> tuple[dict[str, Any], tuple[int, int] | None]:
     """
     (
         schema, name, type_, start, increment, min_value, max_value, cache, cycle,
-        ownership, owner_oid, owner_position, owner_schema, owner_table, owner_column,
+        ownership, owner_oid, owner_position, owner_schema, owner_table, owner_column, _oid,
     ) = row  # fmt: skip
     low, high = _TYPE_BOUNDS[type_]
     default_min, default_max = (1, high) if increment > 0 else (low, -1)

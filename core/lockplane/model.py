@@ -195,8 +195,34 @@ def _canonical_key(key: str | IndexKey) -> str | IndexKey:
 
 
 PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
-PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
-Privilege = Literal["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
+PRIVILEGES = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+    "USAGE",
+    "EXECUTE",
+)
+"""In the order Postgres documents them; MAINTAIN (tables and materialized views) is PG17+."""
+Privilege = Literal[
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+    "USAGE",
+    "EXECUTE",
+]
+RELATION_PRIVILEGES = PRIVILEGES[:8]
+SEQUENCE_PRIVILEGES = ("SELECT", "UPDATE", "USAGE")
+FUNCTION_PRIVILEGES = ("EXECUTE",)
 
 
 class Policy(Model):
@@ -227,7 +253,8 @@ class Policy(Model):
 
 
 class Grant(Model):
-    """Privileges of one grantee on a table (the owner's own implicit ones are not listed)."""
+    """Privileges of one grantee on a table, view, sequence or function (the owner's own
+    implicit ones are not listed)."""
 
     grantee: str = Field(description="Role name, or PUBLIC.")
     privileges: tuple[Privilege, ...] = Field(min_length=1)
@@ -276,6 +303,35 @@ class Trigger(Model):
         return self
 
 
+GRANTS_DOC = "None: privileges are not managed; the plan never touches them."
+OWNER_DOC = "None: not compared; a plan changes the owner only when this is set."
+STORAGE_DOC = (
+    "Storage parameters (reloptions) as pg_class.reloptions holds them, e.g. "
+    "{'fillfactor': '70', 'autovacuum_enabled': 'false'}."
+)
+
+
+def _canonical_grants(obj: Any, allowed: tuple[str, ...]) -> None:
+    """One entry per grantee and grant option, sorted; privileges must fit the object's kind."""
+    grants: tuple[Grant, ...] | None = obj.grants
+    if grants is None:
+        return
+    keys = [(g.grantee, g.with_grant_option) for g in grants]
+    dup = next((k for k in keys if keys.count(k) > 1), None)
+    if dup is not None:
+        raise ValueError(f"grantee {dup[0]!r} appears twice; list its privileges once")
+    bad = next((p for g in grants for p in g.privileges if p not in allowed), None)
+    if bad is not None:
+        raise ValueError(f"privilege {bad} does not apply here; use {', '.join(allowed)}")
+    ordered = tuple(sorted(grants, key=lambda g: (g.grantee, g.with_grant_option)))
+    object.__setattr__(obj, "grants", ordered)
+
+
+def _canonical_options(options: dict[str, str]) -> dict[str, str]:
+    """Names as Postgres folds them, sorted, so equal settings compare and print alike."""
+    return {k.lower(): options[k] for k in sorted(options, key=str.lower)}
+
+
 class Table(Model):
     schema_: str = Field(DEFAULT_SCHEMA, alias="schema")
     name: Name
@@ -291,12 +347,9 @@ class Table(Model):
     force_row_level_security: bool = False
     policies: tuple[Policy, ...] = ()
     triggers: tuple[Trigger, ...] = ()
-    grants: tuple[Grant, ...] | None = Field(
-        None, description="None: privileges are not managed; the plan never touches them."
-    )
-    owner: str | None = Field(
-        None, description="None: not compared; a plan changes the owner only when this is set."
-    )
+    grants: tuple[Grant, ...] | None = Field(None, description=GRANTS_DOC)
+    owner: str | None = Field(None, description=OWNER_DOC)
+    storage_parameters: dict[str, str] = Field(default_factory=dict, description=STORAGE_DOC)
     partition_by: str | None = Field(
         None,
         description="Partition key of a partitioned table, as pg_get_partkeydef() prints it, "
@@ -379,13 +432,8 @@ class Table(Model):
         if dup_policy is not None:
             raise ValueError(f"policy {dup_policy!r} appears twice")
         object.__setattr__(self, "policies", policies)
-        if self.grants is not None:
-            keys = [(g.grantee, g.with_grant_option) for g in self.grants]
-            dup = next((k for k in keys if keys.count(k) > 1), None)
-            if dup is not None:
-                raise ValueError(f"grantee {dup[0]!r} appears twice; list its privileges once")
-            ordered = tuple(sorted(self.grants, key=lambda g: (g.grantee, g.with_grant_option)))
-            object.__setattr__(self, "grants", ordered)
+        _canonical_grants(self, RELATION_PRIVILEGES)
+        object.__setattr__(self, "storage_parameters", _canonical_options(self.storage_parameters))
         return self
 
     @property
@@ -459,6 +507,7 @@ class Domain(Model):
 class ViewColumn(Model):
     name: Name
     type: str = Field(description="Type exactly as format_type() prints it.")
+    comment: str | None = None
 
 
 class View(Model):
@@ -475,13 +524,20 @@ class View(Model):
     security_invoker: bool = Field(False, description="PostgreSQL 15+.")
     columns: tuple[ViewColumn, ...] = ()
     indexes: tuple[Index, ...] = Field((), description="Materialized views only.")
+    storage_parameters: dict[str, str] = Field(
+        default_factory=dict, description=f"Materialized views only. {STORAGE_DOC}"
+    )
     comment: str | None = None
+    grants: tuple[Grant, ...] | None = Field(None, description=GRANTS_DOC)
+    owner: str | None = Field(None, description=OWNER_DOC)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
     def _canonical(self) -> View:
-        if not self.materialized and self.indexes:
-            raise ValueError("only a materialized view can have indexes")
+        if not self.materialized and (self.indexes or self.storage_parameters):
+            raise ValueError("only a materialized view can have indexes and storage_parameters")
+        _canonical_grants(self, RELATION_PRIVILEGES)
+        object.__setattr__(self, "storage_parameters", _canonical_options(self.storage_parameters))
         if self.materialized and (
             self.check_option or self.security_barrier or self.security_invoker
         ):
@@ -548,6 +604,10 @@ class Function(Model):
         (), description="SET items as proconfig holds them: name=value."
     )
     comment: str | None = None
+    grants: tuple[Grant, ...] | None = Field(
+        None, description=f"{GRANTS_DOC} Postgres grants EXECUTE to PUBLIC by default."
+    )
+    owner: str | None = Field(None, description=OWNER_DOC)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
@@ -555,6 +615,7 @@ class Function(Model):
         if (self.kind == "function") == (self.returns is None):
             what = "needs 'returns'" if self.kind == "function" else "has no 'returns'"
             raise ValueError(f"{self.kind} {self.name!r} {what}")
+        _canonical_grants(self, FUNCTION_PRIVILEGES)
         return self
 
     @property
@@ -716,7 +777,14 @@ class Sequence(Model):
     cache: int = 1
     cycle: bool = False
     owned_by: SequenceOwner | None = None
+    grants: tuple[Grant, ...] | None = Field(None, description=GRANTS_DOC)
+    owner: str | None = Field(None, description=OWNER_DOC)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _canonical(self) -> Sequence:
+        _canonical_grants(self, SEQUENCE_PRIVILEGES)
+        return self
 
     @property
     def qname(self) -> str:

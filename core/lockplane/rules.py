@@ -508,7 +508,7 @@ RULES: tuple[Rule, ...] = (
         "privilege-revoked",
         "BREAKING_CHANGE",
         "warning",
-        "A table privilege is revoked, or a table changes owner.",
+        "A privilege on a table, view, sequence or function is revoked, or one changes owner.",
         "Clients of the role get 'permission denied' at once; a former owner also loses its "
         "exemption from row level security.",
         "Revoke after the clients stopped using the privilege.",

@@ -134,9 +134,17 @@ WHERE {_USER_NAMESPACE}
 ORDER BY 1
 """
 
+# ACLs as Postgres prints them (`grantee=privileges/grantor`), the defaults spelled out by
+# acldefault so that "never granted" and "granted and revoked again" read alike.
+_ACL = (
+    "array(SELECT x::text FROM unnest(coalesce({acl}, acldefault({kind}, {owner}))) x ORDER BY 1)"
+)
+
 _FUNCTIONS_SQL = f"""
 SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
-       pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc')
+       pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc'),
+       {_ACL.format(acl="p.proacl", kind="'f'", owner="p.proowner")},
+       pg_get_userbyid(p.proowner)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p') AND {_USER_NAMESPACE}
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
@@ -206,7 +214,9 @@ SELECT format('%I.%I', n.nspname, c.relname),
           JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-         LIMIT 1)
+         LIMIT 1),
+       {_ACL.format(acl="c.relacl", kind="'s'", owner="c.relowner")},
+       pg_get_userbyid(c.relowner)
 FROM pg_sequence s
 JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -224,7 +234,8 @@ SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relkind, c.relpersistence
           JOIN pg_namespace pn ON pn.oid = pc.relnamespace
          WHERE i.inhrelid = c.oid),
        c.relispartition,
-       pg_get_expr(c.relpartbound, c.oid)
+       pg_get_expr(c.relpartbound, c.oid),
+       coalesce(array(SELECT unnest(c.reloptions) ORDER BY 1), '{{}}')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND {_USER_NAMESPACE}
   AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
@@ -273,7 +284,14 @@ SELECT format('%I.%I', n.nspname, c.relname), c.relkind, pg_get_viewdef(c.oid, t
               ORDER BY a.attnum),
        array(SELECT pg_get_indexdef(i.indexrelid)
                FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-              WHERE i.indrelid = c.oid ORDER BY ic.relname)
+              WHERE i.indrelid = c.oid ORDER BY ic.relname),
+       array(SELECT a.attname || ': ' || col_description(c.oid, a.attnum)
+               FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                AND col_description(c.oid, a.attnum) IS NOT NULL
+              ORDER BY a.attnum),
+       {_ACL.format(acl="c.relacl", kind="'r'", owner="c.relowner")},
+       pg_get_userbyid(c.relowner)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND {_USER_NAMESPACE}
   AND {_NOT_EXTENSION_MEMBER.format(catalog="'pg_class'", oid="c.oid")}
@@ -344,7 +362,10 @@ def snapshot(url: str) -> dict[str, Any]:
             for r in cur.fetchall()
         }
         cur.execute(_FUNCTIONS_SQL)
-        functions = {r[0]: {"comment": r[2], "definition": r[1]} for r in cur.fetchall()}
+        functions = {
+            r[0]: {"acl": list(r[3]), "comment": r[2], "definition": r[1], "owner": r[4]}
+            for r in cur.fetchall()
+        }
         cur.execute(_AGGREGATES_SQL)
         aggregates = {r[0]: {"comment": r[2], "definition": list(r[1])} for r in cur.fetchall()}
         cur.execute(_TRIGGERS_SQL)
@@ -371,12 +392,14 @@ def snapshot(url: str) -> dict[str, Any]:
         cur.execute(_SEQUENCES_SQL)
         sequences = {
             r[0]: {
+                "acl": list(r[9]),
                 "cache": r[6],
                 "cycle": r[7],
                 "increment": r[3],
                 "max": r[5],
                 "min": r[4],
                 "owned_by": r[8],
+                "owner": r[10],
                 "start": r[2],
                 "type": r[1],
             }
@@ -387,7 +410,9 @@ def snapshot(url: str) -> dict[str, Any]:
         oids = [r[0] for r in table_rows]
         by_oid: dict[int, dict[str, Any]] = {}
         tables: dict[str, dict[str, Any]] = {}
-        for oid, key, kind, persistence, comment, key_def, parent, is_part, bound in table_rows:
+        for (
+            oid, key, kind, persistence, comment, key_def, parent, is_part, bound, reloptions,
+        ) in table_rows:  # fmt: skip
             entry: dict[str, Any] = {
                 "column_order": [],
                 "columns": {},
@@ -395,6 +420,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 "constraints": {},
                 "indexes": {},
                 "kind": kind,
+                "options": list(reloptions),
                 "partition": {"bound": bound, "key": key_def, "of": parent if is_part else None},
                 "persistence": persistence,
             }
@@ -437,12 +463,15 @@ def snapshot(url: str) -> dict[str, Any]:
         cur.execute(_VIEWS_SQL)
         views = {
             r[0]: {
+                "acl": list(r[8]),
+                "column_comments": list(r[7]),
                 "columns": list(r[5]),
                 "comment": r[4],
                 "definition": r[2],
                 "indexes": list(r[6]),
                 "kind": r[1],
                 "options": list(r[3]),
+                "owner": r[9],
             }
             for r in cur.fetchall()
         }

@@ -197,7 +197,9 @@ RICH = parse(
     """{"functions": [{"name": "touch", "returns": "trigger", "language": "plpgsql",
                      "body": "BEGIN RETURN NEW; END"}],
     "views": [{"name": "adults", "definition": "SELECT id FROM people WHERE age >= 18"},
-              {"name": "counts", "materialized": true, "definition": "SELECT count(*) AS n FROM people"}],
+              {"name": "counts", "materialized": true, "definition": "SELECT count(*) AS n FROM people",
+               "storage_parameters": {"fillfactor": "60"}, "owner": "lp_owner",
+               "columns": [{"name": "n", "type": "bigint", "comment": "how many"}]}],
     "domains": [{"name": "age", "type": "integer", "check_constraints":
                  [{"name": "age_check", "expression": "VALUE >= 0"}]}],
     "tables": [
@@ -205,7 +207,8 @@ RICH = parse(
        "columns": [{"name": "at", "type": "date", "nullable": false}]},
       {"name": "events_2024", "partition_of": "events",
        "partition_bound": "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"},
-      {"name": "people", "row_level_security": true,
+      {"name": "people", "row_level_security": true, "storage_parameters":
+       {"autovacuum_enabled": "false"},
        "columns": [{"name": "id", "type": "bigint"}, {"name": "age", "type": "age"}],
        "triggers": [{"name": "people_touch", "timing": "BEFORE", "events": ["UPDATE"],
                      "update_columns": ["age"], "for_each": "row", "function": "touch"}],
@@ -227,6 +230,8 @@ def test_schema_html_shows_every_managed_kind() -> None:
         "partitioned by RANGE (at)",
         "partition of events FOR VALUES FROM",
         "row level security",
+        "with autovacuum_enabled=false",
+        "materialized, with fillfactor=60, comments on n, owned by lp_owner",
         "BEFORE UPDATE OF age FOR EACH ROW EXECUTE touch()",
         "adults_only",
         "(age &gt;= 18)",
@@ -237,6 +242,8 @@ def test_schema_html_shows_every_managed_kind() -> None:
     )
     frames = render.schema_frames(RICH)
     assert list(frames["views"]["view"]) == ["adults", "counts"]
+    assert list(frames["views"]["storage"]) == ["", "fillfactor=60"]
+    assert list(frames["tables"]["storage"]) == ["", "", "autovacuum_enabled=false"]
     assert list(frames["triggers"]["trigger"]) == ["people_touch"]
     assert list(frames["policies"]["command"]) == ["SELECT"]
     assert list(frames["functions"]["routine"]) == ["touch()"]

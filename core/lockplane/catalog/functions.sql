@@ -21,7 +21,8 @@ SELECT n.nspname AS schema,
             THEN p.procost END AS cost,
        CASE WHEN p.proretset AND p.prorows <> 1000 THEN p.prorows END AS rows,
        coalesce(p.proconfig, '{}') AS config,
-       obj_description(p.oid, 'pg_proc') AS comment
+       obj_description(p.oid, 'pg_proc') AS comment,
+       p.oid
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang

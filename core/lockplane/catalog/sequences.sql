@@ -15,7 +15,8 @@ SELECT n.nspname AS schema,
        own.refobjsubid AS owner_position,
        tn.nspname AS owner_schema,
        tc.relname AS owner_table,
-       ta.attname AS owner_column
+       ta.attname AS owner_column,
+       c.oid
 FROM pg_sequence s
 JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

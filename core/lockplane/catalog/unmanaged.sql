@@ -13,7 +13,7 @@ ext_member AS (
 ),
 rel AS (
   SELECT c.oid, c.relname, c.relkind, c.relispartition, c.relrowsecurity, c.relforcerowsecurity,
-         s.nspname
+         c.reltoastrelid, c.relacl, c.relowner, s.nspname
   FROM pg_class c
   JOIN scoped_ns s ON s.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -35,6 +35,56 @@ UNION ALL
 SELECT 'forced row level security', r.nspname, r.relname, NULL
 FROM rel r
 WHERE r.relforcerowsecurity AND r.relkind NOT IN ('r', 'p')
+UNION ALL
+-- Storage parameters of tables and materialized views are managed; those of their TOAST table
+-- (`WITH (toast.autovacuum_enabled = false)`) are not.
+SELECT 'toast storage parameters', r.nspname, r.relname, r.relname
+FROM rel r
+JOIN pg_class toast ON toast.oid = r.reltoastrelid
+WHERE toast.reloptions IS NOT NULL
+UNION ALL
+-- A partition's own column default (one that differs from its parent's) and its column comments:
+-- a partition lists no columns (they are its parent's), so the model cannot hold them.
+SELECT 'partition column default', r.nspname, a.attname, r.relname
+FROM rel r
+JOIN pg_inherits inh ON inh.inhrelid = r.oid
+JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_attribute pa ON pa.attrelid = inh.inhparent AND pa.attname = a.attname
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_attrdef pd ON pd.adrelid = pa.attrelid AND pd.adnum = pa.attnum
+WHERE r.relispartition AND a.attgenerated = '' AND a.attidentity = ''
+  AND pg_get_expr(d.adbin, d.adrelid) IS DISTINCT FROM pg_get_expr(pd.adbin, pd.adrelid)
+UNION ALL
+SELECT 'partition column comment', r.nspname, a.attname, r.relname
+FROM rel r
+JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_description d
+  ON d.objoid = r.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
+WHERE r.relispartition
+UNION ALL
+-- Privileges of views and materialized views, and functions' that differ from the default:
+-- listed so that a plan that does not manage them (introspect without grants, which then drops
+-- these entries) never rebuilds the object without them.
+SELECT 'privileges', r.nspname, r.relname, r.relname
+FROM rel r
+WHERE r.relkind IN ('v', 'm')
+  AND EXISTS (SELECT FROM aclexplode(r.relacl) acl WHERE acl.grantee <> r.relowner)
+UNION ALL
+SELECT 'privileges', s.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       NULL
+FROM pg_proc p
+JOIN scoped_ns s ON s.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND p.proacl IS NOT NULL
+  AND NOT (p.proacl @> acldefault('f', p.proowner) AND acldefault('f', p.proowner) @> p.proacl)
+  AND NOT EXISTS (
+    SELECT FROM pg_depend dep
+    WHERE dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype IN ('e', 'i')
+  )
+UNION ALL
+SELECT 'column privileges', r.nspname, a.attname, r.relname
+FROM rel r
+JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE cardinality(a.attacl) > 0
 UNION ALL
 SELECT 'virtual generated column', r.nspname, a.attname, r.relname
 FROM rel r

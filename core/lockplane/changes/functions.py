@@ -27,6 +27,7 @@ from ..sqlnames import Ident, obj
 from .base import Change, ObjectChange, Phase, hazard
 from .column import SetDefault
 from .ddl import comment_on
+from .grants import access_statements
 
 # Settings whose value is a list of names: proconfig holds them as SQL would write them.
 _LIST_SETTINGS = frozenset({"search_path", "temp_tablespaces", "session_preload_libraries"})
@@ -132,7 +133,7 @@ class CreateFunction(ObjectChange):
             out.append(
                 comment_on(self.after.kind.upper(), signature(self.after), self.after.comment)
             )
-        return out
+        return out + access_statements(self.after)
 
     def reverse(self) -> Change:
         return DropFunction(
@@ -255,14 +256,15 @@ class ReplaceFunction(ObjectChange):
         b, a = self.before, self.after
         out: list[sql.Composable] = [_NO_BODY_CHECK]
         if self.in_place:
-            if b.model_copy(update={"comment": a.comment}) != a:
+            kept = {"comment": a.comment, "grants": a.grants, "owner": a.owner}
+            if b.model_copy(update=kept) != a:
                 out.append(create_sql(a, replace=True))
         else:
             drop = sql.SQL("DROP {} {}").format(sql.SQL(b.kind.upper()), signature(b))
             out += [drop, create_sql(a)]
         if a.comment != b.comment or (not self.in_place and a.comment is not None):
             out.append(comment_on(a.kind.upper(), signature(a), a.comment))
-        return out
+        return out if self.in_place else out + access_statements(a)
 
     def reverse(self) -> Change:
         return ReplaceFunction(

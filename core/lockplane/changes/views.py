@@ -18,11 +18,12 @@ from typing import Any
 
 from psycopg import sql
 
-from ..model import Table, View
+from ..model import Table, View, ViewColumn
 from ..plan import Hazard, LockMode
-from ..sqlnames import Ident, obj
+from ..sqlnames import Ident, col, obj
 from .base import Change, ObjectChange, Phase, hazard
 from .ddl import comment_on, index_def
+from .grants import access_statements
 
 
 def _name(v: View) -> Ident:
@@ -45,6 +46,8 @@ def _options(v: View) -> sql.Composable:
         opts.append(sql.SQL("security_barrier = true"))
     if v.security_invoker:
         opts.append(sql.SQL("security_invoker = true"))
+    for name, value in v.storage_parameters.items():
+        opts.append(sql.SQL("{} = {}").format(sql.SQL(name), sql.Literal(value)))
     return sql.SQL(" WITH ({})").format(sql.SQL(", ").join(opts)) if opts else sql.SQL("")
 
 
@@ -69,7 +72,18 @@ def matview_relation(v: View) -> Table:
 
 
 def _comment(v: View) -> list[sql.Composable]:
-    return [comment_on(_what(v), _name(v), v.comment)] if v.comment is not None else []
+    """What a new view needs besides its query: its comments, and its privileges and owner when
+    the document manages them (dropping a view takes all of these with it, so a rebuilt view
+    gets them back here, and so does the rollback of a drop)."""
+    out: list[sql.Composable] = []
+    if v.comment is not None:
+        out.append(comment_on(_what(v), _name(v), v.comment))
+    out += [_column_comment(v, c.name, c.comment) for c in v.columns if c.comment is not None]
+    return out + access_statements(v)
+
+
+def _column_comment(v: View, column: str, text: str | None) -> sql.Composable:
+    return comment_on("COLUMN", sql.SQL("{}.{}").format(_name(v), col(column)), text)
 
 
 def _depth_key(depth: int) -> str:
@@ -223,7 +237,7 @@ class ReplaceView(ObjectChange):
 
     def statements(self) -> list[sql.Composable]:
         o, n = self.before, self.after
-        if appends_only(o, n):  # keeps the comment; SetViewComment changes it
+        if appends_only(o, n):  # keeps comments and grants; their own changes change them
             return [view_def(n, replace=True)]
         return [sql.SQL("DROP VIEW {}").format(_name(o)), view_def(n), *_comment(n)]
 
@@ -255,8 +269,13 @@ def appends_only(old: View, new: View) -> bool:
         and not new.materialized
         and bool(old.columns)
         and bool(new.columns)
-        and new.columns[: len(old.columns)] == old.columns
+        and _shapes(new.columns[: len(old.columns)]) == _shapes(old.columns)
     )
+
+
+def _shapes(columns: tuple[ViewColumn, ...]) -> list[tuple[str, str]]:
+    """Names and types: what CREATE OR REPLACE VIEW must keep (comments are kept besides)."""
+    return [(c.name, c.type) for c in columns]
 
 
 @dataclass(frozen=True)
@@ -286,6 +305,50 @@ class SetViewComment(Change):
 
     def description(self) -> str:
         return f"Set comment on {self.kind} {self.view.qname}"
+
+    def detail(self) -> str:
+        return f"comment {self.before!r} → {self.after!r}"
+
+    def lock(self) -> LockMode | None:
+        return "SHARE UPDATE EXCLUSIVE" if self.view.materialized else None
+
+    def tables(self) -> tuple[str, ...]:
+        return (_name(self.view).as_string(None),) if self.view.materialized else ()
+
+    def notes(self) -> list[str]:
+        return ["Comments are metadata only"]
+
+
+@dataclass(frozen=True)
+class SetViewColumnComment(Change):
+    """COMMENT ON COLUMN of a view or materialized view's column."""
+
+    view: View
+    column: str
+    before: str | None
+    after: str | None
+    phase = Phase.COMMENT
+    sign = "~"
+
+    @property
+    def kind(self) -> str:
+        return f"{_kind(self.view)} column"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.view.schema_, self.view.name, self.column)
+
+    @property
+    def target(self) -> str:
+        return f"{self.view.qname}.{self.column}"
+
+    def statements(self) -> list[sql.Composable]:
+        return [_column_comment(self.view, self.column, self.after)]
+
+    def reverse(self) -> Change:
+        return SetViewColumnComment(self.view, self.column, self.after, self.before)
+
+    def description(self) -> str:
+        return f"Set comment on {self.kind} {self.target}"
 
     def detail(self) -> str:
         return f"comment {self.before!r} → {self.after!r}"
