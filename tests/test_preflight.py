@@ -287,3 +287,35 @@ def test_a_check_that_times_out_is_not_checked(fresh_db: Callable[[], str]) -> N
     [c] = report.checks
     assert c.passed is None and c.detail == "timed out after 1s"
     assert report.ok and "not checked (timed out after 1s)" in report.text()
+
+
+def test_a_rebuilt_view_owned_by_someone_else_is_refused_unless_owners_are_read(
+    fresh_db: Callable[[], str],
+) -> None:
+    """A view dropped and created again would belong to the role that applies: with owners not
+    managed, an owner that is another role fails the preflight (ownership changes only when
+    asked); with owners read on both sides the plan gives it back, and the check passes."""
+    db, target = fresh_db(), fresh_db()
+    with psycopg.connect(db, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'lp_view_owner'").fetchone():
+            conn.execute("CREATE ROLE lp_view_owner")
+    setup(
+        db,
+        "CREATE TABLE t (id int PRIMARY KEY, v int);"
+        "CREATE VIEW big_v AS SELECT id, v FROM t WHERE v > 1;"
+        "ALTER VIEW big_v OWNER TO lp_view_owner;",
+    )
+    setup(
+        target,
+        "CREATE TABLE t (id int PRIMARY KEY, v bigint);"
+        "CREATE VIEW big_v AS SELECT id, v FROM t WHERE v > 1;",
+    )
+    plan = make_plan(introspect_url(db), introspect_url(target))
+    report = preflight_plan(plan, db)
+    failure = only_failure(report)
+    assert "(view big_v) owned by lp_view_owner, not by postgres" in failure.text()
+    assert failure.step.startswith("step ") and "big_v" in failure.step
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("ALTER VIEW big_v OWNER TO lp_view_owner")
+    owned = make_plan(introspect_url(db, owners=True), introspect_url(target, owners=True))
+    assert preflight_plan(owned, db).ok

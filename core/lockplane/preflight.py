@@ -22,19 +22,32 @@ import psycopg
 from psycopg import sql
 
 from .castrules import classify, parse
+from .changes.aggregates import CreateAggregate, DropAggregate
 from .changes.base import Change
 from .changes.column import AlterColumnType, SetNullable
 from .changes.constraint import AddConstraint, CreateIndex
+from .changes.functions import CreateFunction, DropFunction
 from .changes.objects import ReplaceEnum
 from .changes.online import ValidateConstraint, online_forms
 from .changes.table import AddColumn
+from .changes.views import CreateView, DropView
 from .db import connect, mask_url
 from .diff import Diff, diff
 from .introspect import introspect
-from .model import CheckConstraint, ForeignKey, IndexKey, PrimaryKey, Table, UniqueConstraint
+from .model import (
+    CheckConstraint,
+    ForeignKey,
+    IndexKey,
+    PrimaryKey,
+    Table,
+    UniqueConstraint,
+    View,
+)
 from .plan import Plan
 from .sqlnames import Ident, obj
 
+_DROPS = (DropView, DropFunction, DropAggregate)
+_CREATES = (CreateView, CreateFunction, CreateAggregate)
 EXAMPLES = 5
 DEFAULT_TIMEOUT = 10.0
 _ROW = "lp_row"  # the alias every probe gives the table it scans (self-referencing FKs need one)
@@ -204,7 +217,7 @@ def preflight(
     """Run the checks the diff's data-dependent changes need, read-only, each within `timeout`
     seconds. `conn` must be idle (autocommit, or no transaction open)."""
     probes = list(_probes(diff, conn.info.server_version))
-    report = PreflightReport()
+    report = PreflightReport(checks=owner_checks(conn, diff))
     if not probes:
         return report
     with conn.transaction():
@@ -214,8 +227,61 @@ def preflight(
                 sql.Literal(f"{max(1, int(timeout * 1000))}ms")
             )
         )
-        report.checks = [_run(conn, p, timeout) for p in probes]
+        report.checks += [_run(conn, p, timeout) for p in probes]
     return report
+
+
+_OWNERS = """
+SELECT o.name, pg_get_userbyid(coalesce(c.relowner, p.proowner)), current_user
+  FROM unnest(%(names)s::text[], %(kinds)s::text[]) AS o(name, kind)
+  LEFT JOIN pg_class c
+    ON c.oid = CASE WHEN o.kind = 'relation' THEN to_regclass(o.name) END
+  LEFT JOIN pg_proc p  -- before 16, to_regprocedure raises on a name without "(...)"
+    ON p.oid = CASE WHEN o.kind = 'routine' THEN to_regprocedure(o.name) END
+ WHERE coalesce(c.relowner, p.proowner) IS NOT NULL
+"""
+
+
+def owner_checks(conn: psycopg.Connection, d: Diff) -> list[PreflightCheck]:
+    """Views, functions and aggregates the plan drops and creates again: created anew, each
+    would belong to the role that applies, whoever owned it. Unless the document manages its
+    owner (then the plan sets it back), an owner that is not that role fails the preflight:
+    ownership changes only when asked (read owners with `introspect --owners`)."""
+    dropped = {_rebuilt_key(c): c for c in d.changes if isinstance(c, _DROPS)}
+    kept = [
+        (key, dropped[key])
+        for c in d.changes
+        if isinstance(c, _CREATES)
+        and (key := _rebuilt_key(c)) in dropped
+        and getattr(c.after, "owner", None) is None
+    ]
+    if not kept:
+        return []
+    rows = conn.execute(
+        _OWNERS, {"names": [k[1] for k, _ in kept], "kinds": [k[0] for k, _ in kept]}
+    ).fetchall()
+    drops = {key[1]: drop for key, drop in kept}
+    return [
+        PreflightCheck(
+            what=f"({drops[name].kind} {drops[name].target}) owned by {owner}, not by {me} "
+            f"who applies: created again, it would belong to {me}; read owners "
+            "(`lockplane introspect --owners`) so the plan gives it back",
+            step=drops[name].description(),
+            passed=False,
+            count=1,
+            unit="object",
+        )
+        for name, owner, me in rows
+        if owner != me
+    ]
+
+
+def _rebuilt_key(change: Change) -> tuple[str, str]:
+    """("relation" or "routine", the name regclass / regprocedure read) of a view or routine."""
+    thing = change.after if isinstance(change, _CREATES) else change.before  # type: ignore[attr-defined]
+    if isinstance(thing, View):
+        return "relation", obj(thing.schema_, thing.name).as_string(None)
+    return "routine", f"{obj(thing.schema_, thing.name).as_string(None)}({thing.identity or '*'})"
 
 
 def preflight_url(explicit: str | None = None) -> str | None:
