@@ -259,6 +259,7 @@ class Graph:
         for kind, objects in TARGETS:
             for s, n in objects(schema):
                 named.setdefault((s, n), []).append((kind, s, n))
+        self._named = named
         self._words: dict[Node, frozenset[str]] = {}
         edges: dict[Node, set[Node]] = {}
         for kind, objects in SOURCES:
@@ -269,6 +270,12 @@ class Graph:
                 refs = {t for c in chains for pair in _candidates(c) for t in named.get(pair, ())}
                 edges.setdefault(node, set()).update(refs - {node})
         self.edges: dict[Node, frozenset[Node]] = {k: frozenset(v) for k, v in edges.items()}
+
+    def named_in(self, text: str) -> set[Node]:
+        """The objects a piece of text names (as the edges of a source are found)."""
+        return {
+            t for c in name_chains(text) for p in _candidates(c) for t in self._named.get(p, ())
+        }
 
     def dependencies(self, node: Node) -> frozenset[Node]:
         """What `node` references directly."""
@@ -328,18 +335,26 @@ class Graph:
         return out
 
 
-def recreated_functions(old: Schema, new: Schema) -> set[Node]:
+def resolved_text(f: Function) -> str:
+    """What Postgres resolves when it creates `f`, whatever check_function_bodies says, and
+    records in pg_depend: its argument and result types, and an SQL-standard body."""
+    return " ".join([f.arguments, f.returns or "", f.body if f.sql_body else ""])
+
+
+def recreated_functions(old: Schema, new: Schema, rebuilt_views: Iterable[Node] = ()) -> set[Node]:
     """The function nodes of `old` with an overload that is dropped or whose signature or result
-    changes (a DROP FUNCTION, which Postgres refuses while anything uses it), and the functions
-    whose SQL-standard bodies call those (Postgres records that dependency, so they go too):
-    what uses them is dropped before and created again after."""
+    changes (a DROP FUNCTION, which Postgres refuses while anything uses it), that names a view
+    in `rebuilt_views` in its types or SQL-standard body (the view cannot be dropped under it),
+    and the functions whose SQL-standard bodies call those (Postgres records that dependency,
+    so they go too): what uses them is dropped before and created again after."""
     news = {f.key: f for f in new.functions}
+    graph = Graph(old)
+    rebuilt = set(rebuilt_views)
     out: set[Node] = set()
     for f in old.functions:
         n = news.get(f.key)
-        if n is None or not replaceable(f, n):
+        if n is None or not replaceable(f, n) or graph.named_in(resolved_text(f)) & rebuilt:
             out.add(("function", f.schema_, f.name))
-    graph = Graph(old)
     callers = [("function", f.schema_, f.name) for f in old.functions if f.sql_body]
     while grown := {c for c in callers if c not in out and graph.dependencies(c) & out}:
         out |= grown

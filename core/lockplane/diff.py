@@ -91,7 +91,7 @@ from .changes.views import (
     appends_only,
     matview_relation,
 )
-from .deps import Graph, Node, recreated_functions
+from .deps import Graph, Node, recreated_functions, resolved_text
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
@@ -208,9 +208,10 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _sequences(old, new)
     changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
     changes += _aggregates(old, new)
-    changes += _views(old, new, changes)
+    reasons, recreated = _rebuild_reasons(old, new, Graph(old), changes)
+    changes += _views(old, new, changes, reasons)
     changes += _access(old, new)
-    changes += _functions_and_triggers(old, new)
+    changes += _functions_and_triggers(old, new, set(reasons), recreated)
     return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
 
 
@@ -711,10 +712,11 @@ def _aggregates(old: Schema, new: Schema) -> list[Change]:
 
 def _rebuild_reasons(
     old: Schema, new: Schema, graph: Graph, changes: list[Change]
-) -> dict[Node, str]:
+) -> tuple[dict[Node, str], set[Node]]:
     """The existing views kept by name that must be dropped and created again, with why: they
-    read a column whose type changes or that is dropped, a dropped table, or a view that is
-    itself dropped or rebuilt (Postgres refuses each of those under a view)."""
+    read a column whose type changes or that is dropped, a dropped table, a view that is itself
+    dropped or rebuilt, or a function that is dropped and created again (Postgres refuses each
+    of those under a view); and those functions (`deps.recreated_functions`)."""
     moved: dict[tuple[str, str], set[str]] = {}
     for c in changes:
         if isinstance(c, (AlterColumnType, DropColumn)):
@@ -744,7 +746,7 @@ def _rebuild_reasons(
                 if called and (v.schema_, v.name) in news:
                     reasons[("view", v.schema_, v.name)] = f"aggregate {c.before.qname} changes"
     gone = {("view", v.schema_, v.name) for v in old.views if (v.schema_, v.name) not in news}
-    gone |= recreated_functions(old, new)
+    recreated = recreated_functions(old, new)
 
     def spread() -> None:
         """Readers of what is dropped or rebuilt are rebuilt, dependencies first, so each names
@@ -757,16 +759,23 @@ def _rebuild_reasons(
                 what = f"{read[0][0]} {qualified(*read[0][1:])}" if read else "a view it reads"
                 reasons[user] = f"{what} changes"
 
-    spread()
-    for v in old.views:
-        node = ("view", v.schema_, v.name)
-        n = news.get((v.schema_, v.name))
-        if n is None or node in reasons or _same_query(v, n):
-            continue
-        if not appends_only(v, n) or graph.dependents({node}):
-            reasons[node] = "its query changes"
-    spread()
-    return reasons
+    # A function whose types or SQL-standard body name a rebuilt view is recreated around it,
+    # which rebuilds the views that call it in turn: repeat until nothing more is rebuilt.
+    while True:
+        gone |= recreated
+        spread()
+        for v in old.views:
+            node = ("view", v.schema_, v.name)
+            n = news.get((v.schema_, v.name))
+            if n is None or node in reasons or _same_query(v, n):
+                continue
+            if not appends_only(v, n) or graph.dependents({node}):
+                reasons[node] = "its query changes"
+        spread()
+        more = recreated_functions(old, new, reasons)
+        if more <= recreated:
+            return reasons, recreated
+        recreated |= more
 
 
 def _same_query(o: View, n: View) -> bool:
@@ -795,13 +804,14 @@ def _reads(schema: Schema, graph: Graph, v: View, stable: set[Node]) -> tuple[st
     return tuple(sorted(obj(s, n).as_string(None) for kind, s, n in out & stable))
 
 
-def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
+def _views(
+    old: Schema, new: Schema, changes: list[Change], reasons: dict[Node, str]
+) -> list[Change]:
     """Views created, dropped, replaced in place, commented and indexed; and every view that
-    stands in the way of another change dropped first and created again after, in dependency
-    order (see `changes/views.py`)."""
+    stands in the way of another change (`reasons`, from `_rebuild_reasons`) dropped first and
+    created again after, in dependency order (see `changes/views.py`)."""
     og, ng = Graph(old), Graph(new)
     olds, news = _by(old.views, _qualified), _by(new.views, _qualified)
-    reasons = _rebuild_reasons(old, new, og, changes)
     for (schema, name), v in olds.items():
         if (schema, name) in news and ("view", schema, name) not in reasons:
             continue
@@ -949,11 +959,15 @@ def _rls_flags(t: Table) -> list[bool]:
     ]
 
 
-def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
+def _functions_and_triggers(
+    old: Schema, new: Schema, rebuilt: set[Node], recreated: set[Node]
+) -> list[Change]:
     """Functions pair up by identity arguments; a lone overload dropped and a lone one added
     under one name is a signature change (drop and create). Functions go in dependency graph
-    order; whatever uses a function that is dropped and created again (trigger, policy, column
-    default, check, index; views in `_views`) is dropped before it and created again after."""
+    order; whatever uses a function that is dropped and created again (`recreated`: trigger,
+    policy, column default, check, index; views in `_views`) is dropped before it and created
+    again after. A function whose types or SQL-standard body name a view that is `rebuilt` is
+    dropped and created among the views, around it."""
     og, ng = Graph(old), Graph(new)
 
     def names(objects: Iterable[Any]) -> list[str]:
@@ -964,9 +978,6 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
             n for n in candidates if re.search(rf'(?<![\w."]){re.escape(n)}(?![\w"])', text)
         )
 
-    def typed(f: Function) -> str:  # the text Postgres resolves at once, whatever the setting
-        return " ".join([f.arguments, f.returns or "", f.body if f.sql_body else ""])
-
     olds, news = (
         {(t.schema_, t.name) for t in old.tables},
         {(t.schema_, t.name) for t in new.tables},
@@ -975,8 +986,9 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     dropped = names(t for t in old.tables if (t.schema_, t.name) not in news)
     kept = names(t for t in old.tables if (t.schema_, t.name) in news)
     old_views, new_views = _by(old.views, _qualified), _by(new.views, _qualified)
-    views_created = names(v for k, v in new_views.items() if k not in old_views)
-    views_dropped = names(v for k, v in old_views.items() if k not in new_views)
+    views_rebuilt = names(v for k, v in old_views.items() if ("view", *k) in rebuilt)
+    views_created = names(v for k, v in new_views.items() if k not in old_views) + views_rebuilt
+    views_dropped = names(v for k, v in old_views.items() if k not in new_views) + views_rebuilt
 
     def read(f: Function) -> tuple[str, ...]:  # parsing an SQL-standard body locks its tables
         return mentions(f.body, kept) if f.sql_body else ()
@@ -989,9 +1001,9 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     ):
         node: Node = ("function", f.schema_, f.name)
         calls = ng.dependencies(node) if f.sql_body else frozenset()
-        if mentions(typed(f), created) or calls & late:
+        if mentions(resolved_text(f), created) or calls & late:
             late.add(node)
-        if mentions(typed(f), views_created) or calls & with_views:
+        if mentions(resolved_text(f), views_created) or calls & with_views:
             with_views.add(node)
 
     def create(f: Function) -> CreateFunction:
@@ -999,7 +1011,10 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
         return CreateFunction(f, node in late, read(f), node in with_views, ng.depth(node))
 
     def drop(f: Function) -> DropFunction:
-        early, views = bool(mentions(typed(f), dropped)), bool(mentions(typed(f), views_dropped))
+        early, views = (
+            bool(mentions(resolved_text(f), dropped)),
+            bool(mentions(resolved_text(f), views_dropped)),
+        )
         return DropFunction(f, early, read(f), views, og.depth(("function", f.schema_, f.name)))
 
     fd = diff_kind(_by(old.functions, lambda f: f.key), _by(new.functions, lambda f: f.key))
@@ -1016,12 +1031,16 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     out += [drop(f) for f in fd.dropped]
     for o, n in pairs:
         c = create(n)
-        out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
-    recreated = recreated_functions(old, new)
-    # An unchanged SQL-standard function that calls a recreated one goes and comes back with it.
+        if mentions(resolved_text(o), views_rebuilt):
+            out += [drop(o), c]
+        else:
+            out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
+    # An unchanged SQL-standard function that calls a recreated one, or one whose types name a
+    # rebuilt view, goes and comes back with it.
     for f in old.functions:
         node = ("function", f.schema_, f.name)
-        if f.sql_body and f in new.functions and node in recreated:
+        around = f.sql_body or mentions(resolved_text(f), views_rebuilt)
+        if f in new.functions and node in recreated and around:
             out += [replace(drop(f), with_views=True), replace(create(f), with_views=True)]
 
     def uses(t: Table, kind: str, name: str) -> bool:
