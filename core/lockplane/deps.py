@@ -2,9 +2,9 @@
 
 Postgres records view -> relation dependencies in pg_depend, but not those of function bodies,
 and a hand-written document has no pg_depend at all. So the edges are parsed out of the text of
-each object (view queries, function signatures and bodies, trigger functions and WHEN
-conditions, policy expressions, column defaults, check constraints, index expressions and
-predicates) and resolved against the objects the schema holds. The tokenizer
+each object (view queries, function signatures and bodies, the types a domain, composite or
+range type is made of, trigger functions and WHEN conditions, policy expressions, column
+defaults, check constraints, index expressions and predicates) and resolved against the objects the schema holds. The tokenizer
 knows string literals, comments, quoted identifiers and `schema.name` chains, and nothing else:
 a word that happens to name an object (an alias, a keyword) only adds an edge, and a spare edge
 only adds order, never a wrong one. Bare names resolve to `public`, as introspection prints with
@@ -31,6 +31,7 @@ with tables, so a name is never both), "function", "type", or one of a table's p
 
 SOURCES: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str, str]]]], ...] = (
     ("view", lambda s: ((v.schema_, v.name, v.definition) for v in s.views)),
+    ("type", lambda s: _type_texts(s)),
     ("function", lambda s: ((f.schema_, f.name, _function_text(f)) for f in s.functions)),
     (
         "trigger",
@@ -69,6 +70,17 @@ def _function_text(f: Function) -> str:
     """Everything of a function that names other objects: its argument and result types, and
     its body (SQL, plpgsql or SQL-standard text; another language's words only add spare edges)."""
     return f"{f.arguments} {f.returns or ''} {f.body}"
+
+
+def _type_texts(schema: Schema) -> Iterable[tuple[str, str, str]]:
+    """The types a domain, composite type or range type is made of (its base type, attribute
+    types, subtype), which must exist when it is created."""
+    for d in schema.domains:
+        yield d.schema_, d.name, d.type
+    for c in schema.composite_types:
+        yield c.schema_, c.name, " ".join(a.type for a in c.attributes)
+    for r in schema.range_types:
+        yield r.schema_, r.name, r.subtype
 
 
 def _index_text(i: Index) -> str:

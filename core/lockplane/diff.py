@@ -95,7 +95,6 @@ from .deps import Graph, Node, recreated_functions, resolved_text
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
-    CompositeType,
     Domain,
     Enum,
     Extension,
@@ -210,8 +209,9 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _aggregates(old, new)
     reasons, recreated = _rebuild_reasons(old, new, Graph(old), changes)
     changes += _views(old, new, changes, reasons)
-    changes += _access(old, new)
+    changes += _access(old, new, recreated)
     changes += _functions_and_triggers(old, new, set(reasons), recreated)
+    changes = _clear_of_recreated(old, changes, recreated)
     return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
 
 
@@ -375,7 +375,9 @@ def _domain_users(old: Schema, domain: Domain) -> tuple[str, ...]:
 
 def _domains(old: Schema, new: Schema) -> list[Change]:
     d = diff_kind(_by(old.domains, _qualified), _by(new.domains, _qualified))
-    out: list[Change] = [CreateDomain(x) for x in d.added] + [DropDomain(x) for x in d.dropped]
+    og, ng = Graph(old), Graph(new)
+    out: list[Change] = [CreateDomain(x, ng.depth(("type", *_qualified(x)))) for x in d.added]
+    out += [DropDomain(x, og.depth(("type", *_qualified(x)))) for x in d.dropped]
     for o, n in d.altered:
         if (o.type, o.collation) != (n.type, n.collation):
             raise PlanError(
@@ -421,34 +423,14 @@ def _type_users(schema: Schema, t: Any) -> list[str]:
     return out
 
 
-def _depths(schema: Schema) -> dict[str, int]:
-    """How deeply each composite type nests other composite or range types (0: none)."""
-    by_name = {n: x for x in schema.composite_types for n in _enum_type_names(x)}
-    memo: dict[str, int] = {}
-
-    def depth(t: CompositeType, seen: frozenset[str]) -> int:
-        key = _enum_type_names(t)[0]
-        if key not in memo:
-            inner = [by_name[a.type] for a in t.attributes if a.type in by_name]
-            ranges = {n for r in schema.range_types for n in _enum_type_names(r)}
-            has_range = any(a.type in ranges for a in t.attributes)
-            memo[key] = max(
-                [1 + depth(x, seen | {key}) for x in inner if _enum_type_names(x)[0] not in seen]
-                + [1 if has_range else 0]
-            )
-        return memo[key]
-
-    return {_enum_type_names(t)[0]: depth(t, frozenset()) for t in schema.composite_types}
-
-
 def _user_types(old: Schema, new: Schema) -> list[Change]:
-    """Composite and range types. A change Postgres refuses while something uses the type
+    """Composite and range types, in dependency graph order with domains. A change Postgres refuses while something uses the type
     (ALTER ATTRIBUTE ... TYPE, any change to a range type) is refused here while it is used."""
     out: list[Change] = []
     d = diff_kind(_by(old.composite_types, _qualified), _by(new.composite_types, _qualified))
-    new_depth, old_depth = _depths(new), _depths(old)
-    out += [CreateCompositeType(t, new_depth[_enum_type_names(t)[0]]) for t in d.added]
-    out += [DropCompositeType(t, old_depth[_enum_type_names(t)[0]]) for t in d.dropped]
+    og, ng = Graph(old), Graph(new)
+    out += [CreateCompositeType(t, ng.depth(("type", *_qualified(t)))) for t in d.added]
+    out += [DropCompositeType(t, og.depth(("type", *_qualified(t)))) for t in d.dropped]
     for o, n in d.altered:
         olds = {a.name: a for a in o.attributes}
         retyped = [a.name for a in n.attributes if a.name in olds and olds[a.name] != a]
@@ -467,7 +449,8 @@ def _user_types(old: Schema, new: Schema) -> list[Change]:
         )
         out.append(AlterCompositeType(o, n, tables))
     d = diff_kind(_by(old.range_types, _qualified), _by(new.range_types, _qualified))
-    out += [CreateRangeType(r) for r in d.added] + [DropRangeType(r) for r in d.dropped]
+    out += [CreateRangeType(r, ng.depth(("type", *_qualified(r)))) for r in d.added]
+    out += [DropRangeType(r, og.depth(("type", *_qualified(r)))) for r in d.dropped]
     for o, n in d.altered:
         if o.model_copy(update={"comment": n.comment}) == n:
             out.append(SetRangeTypeComment(o, n))
@@ -905,10 +888,16 @@ def _privileges(
     ]
 
 
-def _access(old: Schema, new: Schema) -> list[Change]:
+def _access(old: Schema, new: Schema, recreated: set[Node]) -> list[Change]:
     """Row level security, policies, grants (when the target lists them) and owners (when the
-    target names one and the source knows the live one)."""
+    target names one and the source knows the live one). A changed policy that uses a function
+    in `recreated` is dropped before it and created after, not altered in place."""
     out: list[Change] = []
+    graph = Graph(old)
+
+    def calls_recreated(t: Table, p: Policy) -> bool:
+        return bool(graph.dependencies(("policy", t.schema_, f"{t.name}.{p.name}")) & recreated)
+
     d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
     for t in d.added:
         out += [SetRowSecurity(t, f, True, incidental=True) for f in _rls_flags(t)]
@@ -937,7 +926,11 @@ def _access(old: Schema, new: Schema) -> list[Change]:
         out += [DropPolicy(o, p, closes=closes) for p in pd.dropped]
         out += [CreatePolicy(n, p) for p in pd.added]
         for b, a in pd.altered:
-            if AlterPolicy.applies(b, a) and not _mentions(b, retyped):
+            if (
+                AlterPolicy.applies(b, a)
+                and not _mentions(b, retyped)
+                and not calls_recreated(o, b)
+            ):
                 out.append(AlterPolicy(n, b, a))
             else:
                 out += [DropPolicy(o, b, closes=closes), CreatePolicy(n, a)]
@@ -1070,6 +1063,31 @@ def _functions_and_triggers(
     for o in old.tables:
         if new.table(o.schema_, o.name) is None:
             out += [DropTrigger(core(o), t, table_dropped=True) for t in o.triggers]
+    return out
+
+
+def _clear_of_recreated(old: Schema, changes: list[Change], recreated: set[Node]) -> list[Change]:
+    """The table diff's changes to what calls a function the plan drops and creates again,
+    made to leave the old function free to go (and the rollback to put the old form back only
+    once the old function is back): a changed index is dropped before the function, not
+    swapped online after its replacement is built; a changed default, dropped before the
+    function by `DropDefaultAround`, is set from no default (dropping it again is left out)."""
+    graph = Graph(old)
+
+    def calls(t: Table, kind: str, name: str) -> bool:
+        return bool(graph.dependencies((kind, t.schema_, f"{t.name}.{name}")) & recreated)
+
+    out: list[Change] = []
+    for c in changes:
+        if isinstance(c, DropIndex) and c.replaced and calls(c.table, "index", c.before.name):
+            c = replace(c, replaced=False)
+        elif (
+            type(c) is SetDefault and c.before.default and calls(c.table, "default", c.before.name)
+        ):
+            if c.after.default is None:
+                continue
+            c = replace(c, before=c.before.model_copy(update={"default": None}))
+        out.append(c)
     return out
 
 
