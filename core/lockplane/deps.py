@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from .changes.functions import replaceable
-from .model import DEFAULT_SCHEMA, Function, Index, IndexKey, Schema, Table
+from .model import DEFAULT_SCHEMA, Aggregate, Function, Index, IndexKey, Schema, Table
 
 Node = tuple[str, str, str]
 """(kind, schema, name): kind is "table", "view" (plain or materialized; they share a namespace
@@ -33,6 +33,7 @@ SOURCES: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str, str]]]], .
     ("view", lambda s: ((v.schema_, v.name, v.definition) for v in s.views)),
     ("type", lambda s: _type_texts(s)),
     ("function", lambda s: ((f.schema_, f.name, _function_text(f)) for f in s.functions)),
+    ("function", lambda s: ((a.schema_, a.name, aggregate_text(a)) for a in s.aggregates)),
     (
         "trigger",
         lambda s: _parts(
@@ -60,10 +61,12 @@ TARGETS: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str]]]], ...] =
     ("table", lambda s: ((t.schema_, t.name) for t in s.tables)),
     ("view", lambda s: ((v.schema_, v.name) for v in s.views)),
     ("function", lambda s: ((f.schema_, f.name) for f in s.functions)),
+    ("function", lambda s: ((a.schema_, a.name) for a in s.aggregates)),
     ("type", lambda s: ((t.schema_, t.name) for t in _types(s))),
 )
 """(kind, objects as (schema, name)): what a name in a text can resolve to. A function node
-stands for all the overloads of its name (a call's argument types are not resolved)."""
+stands for all the overloads of its name, aggregates included (they share a namespace, and a
+call's argument types are not resolved)."""
 
 
 def _function_text(f: Function) -> str:
@@ -81,6 +84,12 @@ def _type_texts(schema: Schema) -> Iterable[tuple[str, str, str]]:
         yield c.schema_, c.name, " ".join(a.type for a in c.attributes)
     for r in schema.range_types:
         yield r.schema_, r.name, r.subtype
+
+
+def aggregate_text(a: Aggregate) -> str:
+    """Everything CREATE AGGREGATE resolves at once: argument and state types, support
+    functions."""
+    return " ".join([a.arguments, a.stype, a.mstype or "", *a.functions])
 
 
 def _index_text(i: Index) -> str:

@@ -91,7 +91,7 @@ from .changes.views import (
     appends_only,
     matview_relation,
 )
-from .deps import Graph, Node, recreated_functions, resolved_text
+from .deps import Graph, Node, aggregate_text, recreated_functions, resolved_text
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
@@ -210,8 +210,12 @@ def diff(old: Schema, new: Schema) -> Diff:
     reasons, recreated = _rebuild_reasons(old, new, Graph(old), changes)
     changes += _views(old, new, changes, reasons)
     changes += _access(old, new, recreated)
-    changes += _functions_and_triggers(old, new, set(reasons), recreated)
-    changes = _clear_of_recreated(old, changes, recreated)
+    dropped_aggregates = {
+        ("function", *_qualified(c.before)) for c in changes if isinstance(c, DropAggregate)
+    }
+    place = _placement(old, new, set(reasons), dropped_aggregates)
+    changes += _functions_and_triggers(old, new, place, recreated)
+    changes = _clear_of_recreated(old, _place_aggregates(old, new, changes, place), recreated)
     return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
 
 
@@ -693,6 +697,25 @@ def _aggregates(old: Schema, new: Schema) -> list[Change]:
     return out
 
 
+def _place_aggregates(
+    old: Schema, new: Schema, changes: list[Change], place: _Placement
+) -> list[Change]:
+    """Aggregates created and dropped where `place` says, in graph depth order with functions
+    (an aggregate over a function created among the views goes there too, and a function
+    whose SQL-standard body calls an aggregate comes after it)."""
+    og, ng = Graph(old), Graph(new)
+    out: list[Change] = []
+    for c in changes:
+        if isinstance(c, CreateAggregate):
+            node: Node = ("function", *_qualified(c.after))
+            c = replace(c, with_views=node in place.with_views, depth=ng.depth(node))
+        elif isinstance(c, DropAggregate):
+            node = ("function", *_qualified(c.before))
+            c = replace(c, with_views=node in place.drop_with_views, depth=og.depth(node))
+        out.append(c)
+    return out
+
+
 def _rebuild_reasons(
     old: Schema, new: Schema, graph: Graph, changes: list[Change]
 ) -> tuple[dict[Node, str], set[Node]]:
@@ -952,63 +975,113 @@ def _rls_flags(t: Table) -> list[bool]:
     ]
 
 
+def _sql_names(objects: Iterable[Any]) -> list[str]:
+    return [obj(t.schema_, t.name).as_string(None) for t in objects]
+
+
+def _names_in(text: str, candidates: list[str]) -> tuple[str, ...]:
+    """The names of `candidates` (as SQL prints them) that `text` names."""
+    return tuple(n for n in candidates if re.search(rf'(?<![\w."]){re.escape(n)}(?![\w"])', text))
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where functions and aggregates go in a plan. Created: `late` (after tables and columns)
+    when what they resolve at once names a table the plan creates, or calls a late one (every
+    aggregate is late); `with_views` (among the views, by graph depth) when it names a view the
+    plan creates or rebuilds, or calls one that is. Dropped: `early` (before tables) when it
+    names a table the plan drops; `drop_with_views` (among the views, deepest first) when it
+    names a view the plan drops or rebuilds, or calls a function or aggregate that goes there
+    or an aggregate the plan drops (Postgres records what an SQL-standard body calls)."""
+
+    late: frozenset[Node]
+    with_views: frozenset[Node]
+    early: frozenset[Node]
+    drop_with_views: frozenset[Node]
+    views_rebuilt: tuple[str, ...]
+
+
+def _placement(
+    old: Schema, new: Schema, rebuilt: set[Node], dropped_aggregates: set[Node]
+) -> _Placement:
+    og, ng = Graph(old), Graph(new)
+    olds, news = {_qualified(t) for t in old.tables}, {_qualified(t) for t in new.tables}
+    created = _sql_names(t for t in new.tables if _qualified(t) not in olds)
+    dropped = _sql_names(t for t in old.tables if _qualified(t) not in news)
+    old_views, new_views = _by(old.views, _qualified), _by(new.views, _qualified)
+    views_rebuilt = _sql_names(v for k, v in old_views.items() if ("view", *k) in rebuilt)
+    views_created = _sql_names(v for k, v in new_views.items() if k not in old_views)
+    views_dropped = _sql_names(v for k, v in old_views.items() if k not in new_views)
+
+    def routines(schema: Schema) -> list[tuple[Node, str, bool, bool]]:
+        """(node, text resolved at once, whether what it calls is resolved too, aggregate)."""
+        out = [
+            (("function", f.schema_, f.name), resolved_text(f), f.sql_body, False)
+            for f in schema.functions
+        ]
+        out += [
+            (("function", a.schema_, a.name), aggregate_text(a), True, True)
+            for a in schema.aggregates
+        ]
+        return out
+
+    late: set[Node] = set()
+    with_views: set[Node] = set()
+    for node, text, resolves, aggregate in sorted(
+        routines(new), key=lambda r: (ng.depth(r[0]), r[0], r[3])
+    ):
+        calls = ng.dependencies(node) if resolves else frozenset()
+        if aggregate or _names_in(text, created) or calls & late:
+            late.add(node)
+        if _names_in(text, views_created + views_rebuilt) or calls & with_views:
+            with_views.add(node)
+    early: set[Node] = set()
+    drop_with_views: set[Node] = set()
+    for node, text, resolves, _ in sorted(
+        routines(old), key=lambda r: (og.depth(r[0]), r[0], r[3])
+    ):
+        calls = og.dependencies(node) if resolves else frozenset()
+        if _names_in(text, dropped):
+            early.add(node)
+        if _names_in(text, views_dropped + views_rebuilt) or calls & (
+            drop_with_views | dropped_aggregates
+        ):
+            drop_with_views.add(node)
+    return _Placement(
+        frozenset(late),
+        frozenset(with_views),
+        frozenset(early),
+        frozenset(drop_with_views),
+        tuple(views_rebuilt),
+    )
+
+
 def _functions_and_triggers(
-    old: Schema, new: Schema, rebuilt: set[Node], recreated: set[Node]
+    old: Schema, new: Schema, place: _Placement, recreated: set[Node]
 ) -> list[Change]:
     """Functions pair up by identity arguments; a lone overload dropped and a lone one added
     under one name is a signature change (drop and create). Functions go in dependency graph
-    order; whatever uses a function that is dropped and created again (`recreated`: trigger,
-    policy, column default, check, index; views in `_views`) is dropped before it and created
-    again after. A function whose types or SQL-standard body name a view that is `rebuilt` is
-    dropped and created among the views, around it."""
+    order, where `place` says; whatever uses a function that is dropped and created again
+    (`recreated`: trigger, policy, column default, check, index; views in `_views`) is dropped
+    before it and created again after. A function whose types or SQL-standard body name a view
+    that is rebuilt is dropped and created among the views, around it."""
     og, ng = Graph(old), Graph(new)
-
-    def names(objects: Iterable[Any]) -> list[str]:
-        return [obj(t.schema_, t.name).as_string(None) for t in objects]
-
-    def mentions(text: str, candidates: list[str]) -> tuple[str, ...]:
-        return tuple(
-            n for n in candidates if re.search(rf'(?<![\w."]){re.escape(n)}(?![\w"])', text)
-        )
-
-    olds, news = (
-        {(t.schema_, t.name) for t in old.tables},
-        {(t.schema_, t.name) for t in new.tables},
-    )
-    created = names(t for t in new.tables if (t.schema_, t.name) not in olds)
-    dropped = names(t for t in old.tables if (t.schema_, t.name) not in news)
-    kept = names(t for t in old.tables if (t.schema_, t.name) in news)
-    old_views, new_views = _by(old.views, _qualified), _by(new.views, _qualified)
-    views_rebuilt = names(v for k, v in old_views.items() if ("view", *k) in rebuilt)
-    views_created = names(v for k, v in new_views.items() if k not in old_views) + views_rebuilt
-    views_dropped = names(v for k, v in old_views.items() if k not in new_views) + views_rebuilt
+    kept = _sql_names(t for t in old.tables if new.table(t.schema_, t.name) is not None)
+    views_rebuilt = list(place.views_rebuilt)
 
     def read(f: Function) -> tuple[str, ...]:  # parsing an SQL-standard body locks its tables
-        return mentions(f.body, kept) if f.sql_body else ()
+        return _names_in(f.body, kept) if f.sql_body else ()
 
-    # An SQL-standard body that calls a late function (or one among the views) waits for it too.
-    late: set[Node] = set()
-    with_views: set[Node] = set()
-    for f in sorted(
-        new.functions, key=lambda f: (ng.depth(("function", f.schema_, f.name)), f.key)
-    ):
-        node: Node = ("function", f.schema_, f.name)
-        calls = ng.dependencies(node) if f.sql_body else frozenset()
-        if mentions(resolved_text(f), created) or calls & late:
-            late.add(node)
-        if mentions(resolved_text(f), views_created) or calls & with_views:
-            with_views.add(node)
+    late, with_views = place.late, place.with_views
 
     def create(f: Function) -> CreateFunction:
         node: Node = ("function", f.schema_, f.name)
         return CreateFunction(f, node in late, read(f), node in with_views, ng.depth(node))
 
     def drop(f: Function) -> DropFunction:
-        early, views = (
-            bool(mentions(resolved_text(f), dropped)),
-            bool(mentions(resolved_text(f), views_dropped)),
-        )
-        return DropFunction(f, early, read(f), views, og.depth(("function", f.schema_, f.name)))
+        node: Node = ("function", f.schema_, f.name)
+        early, views = node in place.early, node in place.drop_with_views
+        return DropFunction(f, early, read(f), views, og.depth(node))
 
     fd = diff_kind(_by(old.functions, lambda f: f.key), _by(new.functions, lambda f: f.key))
     pairs = list(fd.altered)
@@ -1024,7 +1097,7 @@ def _functions_and_triggers(
     out += [drop(f) for f in fd.dropped]
     for o, n in pairs:
         c = create(n)
-        if mentions(resolved_text(o), views_rebuilt):
+        if _names_in(resolved_text(o), views_rebuilt):
             out += [drop(o), c]
         else:
             out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
@@ -1032,7 +1105,7 @@ def _functions_and_triggers(
     # rebuilt view, goes and comes back with it.
     for f in old.functions:
         node = ("function", f.schema_, f.name)
-        around = f.sql_body or mentions(resolved_text(f), views_rebuilt)
+        around = f.sql_body or _names_in(resolved_text(f), views_rebuilt)
         if f in new.functions and node in recreated and around:
             out += [replace(drop(f), with_views=True), replace(create(f), with_views=True)]
 
