@@ -708,7 +708,8 @@ def _place_aggregates(
     for c in changes:
         if isinstance(c, CreateAggregate):
             node: Node = ("function", *_qualified(c.after))
-            c = replace(c, with_views=node in place.with_views, depth=ng.depth(node))
+            late, views = node in place.late, node in place.with_views
+            c = replace(c, late=late, with_views=views, depth=ng.depth(node))
         elif isinstance(c, DropAggregate):
             node = ("function", *_qualified(c.before))
             c = replace(c, with_views=node in place.drop_with_views, depth=og.depth(node))
@@ -987,8 +988,8 @@ def _names_in(text: str, candidates: list[str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class _Placement:
     """Where functions and aggregates go in a plan. Created: `late` (after tables and columns)
-    when what they resolve at once names a table the plan creates, or calls a late one (every
-    aggregate is late); `with_views` (among the views, by graph depth) when it names a view the
+    when what they resolve at once names a table the plan creates, or calls a late one (an
+    aggregate resolves all it calls); `with_views` (among the views, by graph depth) when it names a view the
     plan creates or rebuilds, or calls one that is. Dropped: `early` (before tables) when it
     names a table the plan drops; `drop_with_views` (among the views, deepest first) when it
     names a view the plan drops or rebuilds, or calls a function or aggregate that goes there
@@ -1013,33 +1014,29 @@ def _placement(
     views_created = _sql_names(v for k, v in new_views.items() if k not in old_views)
     views_dropped = _sql_names(v for k, v in old_views.items() if k not in new_views)
 
-    def routines(schema: Schema) -> list[tuple[Node, str, bool, bool]]:
-        """(node, text resolved at once, whether what it calls is resolved too, aggregate)."""
+    def routines(schema: Schema, graph: Graph) -> list[tuple[Node, str, bool]]:
+        """(node, text resolved at once, whether what it calls is resolved too), dependencies
+        first."""
         out = [
-            (("function", f.schema_, f.name), resolved_text(f), f.sql_body, False)
+            (("function", f.schema_, f.name), resolved_text(f), f.sql_body)
             for f in schema.functions
         ]
         out += [
-            (("function", a.schema_, a.name), aggregate_text(a), True, True)
-            for a in schema.aggregates
+            (("function", a.schema_, a.name), aggregate_text(a), True) for a in schema.aggregates
         ]
-        return out
+        return sorted(out, key=lambda r: (graph.depth(r[0]), r[0]))
 
     late: set[Node] = set()
     with_views: set[Node] = set()
-    for node, text, resolves, aggregate in sorted(
-        routines(new), key=lambda r: (ng.depth(r[0]), r[0], r[3])
-    ):
+    for node, text, resolves in routines(new, ng):
         calls = ng.dependencies(node) if resolves else frozenset()
-        if aggregate or _names_in(text, created) or calls & late:
+        if _names_in(text, created) or calls & late:
             late.add(node)
         if _names_in(text, views_created + views_rebuilt) or calls & with_views:
             with_views.add(node)
     early: set[Node] = set()
     drop_with_views: set[Node] = set()
-    for node, text, resolves, _ in sorted(
-        routines(old), key=lambda r: (og.depth(r[0]), r[0], r[3])
-    ):
+    for node, text, resolves in routines(old, og):
         calls = og.dependencies(node) if resolves else frozenset()
         if _names_in(text, dropped):
             early.add(node)

@@ -1,11 +1,12 @@
 """Aggregates: create and drop; any other change is a drop and a create.
 
 CREATE AGGREGATE resolves its support functions and state type at once, so an aggregate is
-created after functions (and the tables a late function names), and before the views that call
-it; it is dropped after those views and before its functions. One over a function created among
-the views (or a view's row type) is created among them too (`with_views`), and dropped among
-them; within a phase it goes in dependency graph order (`depth`) with functions, so a function
-whose SQL-standard body calls it comes after it. There is no CREATE OR REPLACE
+created with functions, after those it uses: late (after tables and columns) when it names a
+table the plan creates or uses a late function, among the views when it names a view the plan
+creates or uses a function created there (`late`, `with_views`); within a phase it goes in
+dependency graph order (`depth`) with functions, so its support functions come before it and a
+function whose SQL-standard body calls it after it. It is dropped after the views that call it
+and before its functions (among the views, deepest first, when they go there). There is no CREATE OR REPLACE
 that can change a support function or the state type in place, so a changed aggregate is
 dropped and created again, and the views that call it are rebuilt around it (diff.py).
 """
@@ -79,11 +80,12 @@ def _phase(with_views: bool, views: int, otherwise: int) -> int:
 
 @dataclass(frozen=True)
 class CreateAggregate(ObjectChange):
-    """`rebuilt`: why an existing aggregate is created again (None for a new one); `with_views`
-    and `depth` as for CreateFunction."""
+    """`rebuilt`: why an existing aggregate is created again (None for a new one); `late`,
+    `with_views` and `depth` as for CreateFunction."""
 
     after: Aggregate
     rebuilt: str | None = None
+    late: bool = False
     with_views: bool = False
     depth: int = 0
     sign = "+"
@@ -91,7 +93,8 @@ class CreateAggregate(ObjectChange):
 
     @property
     def phase(self) -> int:  # type: ignore[override]
-        return _phase(self.with_views, Phase.CREATE_VIEW, Phase.CREATE_FUNCTION_LATE)
+        late = Phase.CREATE_FUNCTION_LATE if self.late else Phase.CREATE_FUNCTION
+        return _phase(self.with_views, Phase.CREATE_VIEW, late)
 
     @property
     def subject(self) -> Any:
@@ -145,7 +148,9 @@ class DropAggregate(ObjectChange):
         return [sql.SQL("DROP AGGREGATE {}").format(signature(self.before))]
 
     def reverse(self) -> Change:
-        return CreateAggregate(self.before, self.rebuilt, self.with_views, self.depth)
+        return CreateAggregate(
+            self.before, self.rebuilt, with_views=self.with_views, depth=self.depth
+        )
 
     def description(self) -> str:
         how = f" to create it again ({self.rebuilt})" if self.rebuilt else ""
