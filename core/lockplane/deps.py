@@ -366,8 +366,9 @@ def recreated_functions(old: Schema, new: Schema, rebuilt_views: Iterable[Node] 
     """The function nodes of `old` with an overload that is dropped or whose signature or result
     changes (a DROP FUNCTION, which Postgres refuses while anything uses it), that names a view
     in `rebuilt_views` in its types or SQL-standard body (the view cannot be dropped under it),
-    and the functions whose SQL-standard bodies call those (Postgres records that dependency,
-    so they go too): what uses them is dropped before and created again after."""
+    and the functions whose SQL-standard bodies call those and the aggregates over those
+    (Postgres records both dependencies, so they go too): what uses them is dropped before and
+    created again after."""
     news = {f.key: f for f in new.functions}
     graph = Graph(old)
     rebuilt = set(rebuilt_views)
@@ -376,7 +377,11 @@ def recreated_functions(old: Schema, new: Schema, rebuilt_views: Iterable[Node] 
         n = news.get(f.key)
         if n is None or not replaceable(f, n) or graph.named_in(resolved_text(f)) & rebuilt:
             out.add(("function", f.schema_, f.name))
+    for a in old.aggregates:
+        if graph.named_in(aggregate_text(a)) & rebuilt:
+            out.add(("function", a.schema_, a.name))
     callers = [("function", f.schema_, f.name) for f in old.functions if f.sql_body]
+    callers += [("function", a.schema_, a.name) for a in old.aggregates]
     while grown := {c for c in callers if c not in out and graph.dependencies(c) & out}:
         out |= grown
     return out

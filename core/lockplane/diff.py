@@ -210,6 +210,7 @@ def diff(old: Schema, new: Schema) -> Diff:
     reasons, recreated = _rebuild_reasons(old, new, Graph(old), changes)
     changes += _views(old, new, changes, reasons)
     changes += _access(old, new, recreated)
+    changes += _aggregates_around(old, new, changes, recreated)
     dropped_aggregates = {
         ("function", *_qualified(c.before)) for c in changes if isinstance(c, DropAggregate)
     }
@@ -693,6 +694,25 @@ def _aggregates(old: Schema, new: Schema) -> list[Change]:
         used = sorted(set(a.functions) & moved)
         if a in new.aggregates and used:
             why = f"function {used[0]} is created again"
+            out += [DropAggregate(a, why), CreateAggregate(a, why)]
+    return out
+
+
+def _aggregates_around(
+    old: Schema, new: Schema, changes: list[Change], recreated: set[Node]
+) -> list[Change]:
+    """Unchanged aggregates that use what the plan drops and creates again (a rebuilt view's row
+    type, a recreated function) and that `_aggregates` leaves alone: dropped before, created
+    again after."""
+    dropped = {c.before.key for c in changes if isinstance(c, DropAggregate)}
+    out: list[Change] = []
+    for a in old.aggregates:
+        if (
+            a.key not in dropped
+            and a in new.aggregates
+            and ("function", *_qualified(a)) in recreated
+        ):
+            why = "what it uses is created again"
             out += [DropAggregate(a, why), CreateAggregate(a, why)]
     return out
 
