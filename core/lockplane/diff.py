@@ -29,9 +29,12 @@ from .changes.domains import (
 )
 from .changes.functions import (
     CreateFunction,
+    DropCheckAround,
     DropDefaultAround,
     DropFunction,
+    DropIndexAround,
     ReplaceFunction,
+    SetDefaultAround,
     replaceable,
 )
 from .changes.generated import generated_changes
@@ -95,6 +98,7 @@ from .deps import Graph, Node, aggregate_text, recreated_functions, resolved_tex
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
+    CheckConstraint,
     Domain,
     Enum,
     Extension,
@@ -216,7 +220,8 @@ def diff(old: Schema, new: Schema) -> Diff:
     }
     place = _placement(old, new, set(reasons), dropped_aggregates)
     changes += _functions_and_triggers(old, new, place, recreated)
-    changes = _clear_of_recreated(old, _place_aggregates(old, new, changes, place), recreated)
+    changes = _place_aggregates(old, new, changes, place)
+    changes = _clear_of_recreated(old, _late_table_parts(old, new, changes, place), recreated)
     return Diff(_reverse_hints(old, enum_changes), new, tuple(changes))
 
 
@@ -1156,12 +1161,59 @@ def _functions_and_triggers(
     return out
 
 
+def _late_table_parts(
+    old: Schema, new: Schema, changes: list[Change], place: _Placement
+) -> list[Change]:
+    """A table created or dropped by the plan whose column defaults or checks call a function
+    created after tables (late or among the views), or dropped before them (among the views):
+    the table is created without them and they are added once the function exists; it is
+    dropped after they are."""
+    og, ng = Graph(old), Graph(new)
+
+    def parts(t: Table, graph: Graph, functions: frozenset[Node]) -> tuple[list[Any], list[Any]]:
+        def calls(kind: str, name: str) -> bool:
+            return bool(graph.dependencies((kind, t.schema_, f"{t.name}.{name}")) & functions)
+
+        columns = [c for c in t.columns if c.default and calls("default", c.name)]
+        checks = [k for k in t.check_constraints if calls("check", k.name or "")]
+        return columns, checks
+
+    def without(t: Table, columns: list[Any], checks: list[Any]) -> Table:
+        cols = tuple(
+            c.model_copy(update={"default": None}) if c in columns else c for c in t.columns
+        )
+        kept = tuple(k for k in t.check_constraints if k not in checks)
+        return t.model_copy(update={"columns": cols, "check_constraints": kept})
+
+    out: list[Change] = []
+    for c in changes:
+        if type(c) is CreateTable:
+            columns, checks = parts(c.after, ng, place.late | place.with_views)
+            if columns or checks:
+                bare = without(c.after, columns, checks)
+                out.append(replace(c, after=bare))
+                out += [SetDefaultAround(bare, bare.column(x.name), x, True) for x in columns]
+                out += [AddConstraint(bare, k, new_table=True) for k in checks]
+                continue
+        elif type(c) is DropTable:
+            columns, checks = parts(c.before, og, place.drop_with_views)
+            if columns or checks:
+                bare = without(c.before, columns, checks)
+                out += [DropDefaultAround(c.before, x, bare.column(x.name)) for x in columns]
+                out += [DropCheckAround(c.before, k, incidental=True) for k in checks]
+                out.append(replace(c, before=bare))
+                continue
+        out.append(c)
+    return out
+
+
 def _clear_of_recreated(old: Schema, changes: list[Change], recreated: set[Node]) -> list[Change]:
     """The table diff's changes to what calls a function the plan drops and creates again,
     made to leave the old function free to go (and the rollback to put the old form back only
-    once the old function is back): a changed index is dropped before the function, not
-    swapped online after its replacement is built; a changed default, dropped before the
-    function by `DropDefaultAround`, is set from no default (dropping it again is left out)."""
+    once the old function is back): a changed index or check is dropped before the function
+    (an index not swapped online after its replacement is built); a changed default, dropped
+    before the function by `DropDefaultAround`, is set from no default once the function is
+    back (dropping it again is left out)."""
     graph = Graph(old)
 
     def calls(t: Table, kind: str, name: str) -> bool:
@@ -1169,14 +1221,20 @@ def _clear_of_recreated(old: Schema, changes: list[Change], recreated: set[Node]
 
     out: list[Change] = []
     for c in changes:
-        if isinstance(c, DropIndex) and c.replaced and calls(c.table, "index", c.before.name):
-            c = replace(c, replaced=False)
+        if type(c) is DropIndex and c.replaced and calls(c.table, "index", c.before.name):
+            c = DropIndexAround(c.table, c.before)
+        elif (
+            type(c) is DropConstraint
+            and isinstance(c.before, CheckConstraint)
+            and calls(c.table, "check", c.before.name or "")
+        ):
+            c = DropCheckAround(c.table, c.before, c.incidental)
         elif (
             type(c) is SetDefault and c.before.default and calls(c.table, "default", c.before.name)
         ):
             if c.after.default is None:
                 continue
-            c = replace(c, before=c.before.model_copy(update={"default": None}))
+            c = SetDefaultAround(c.table, c.before.model_copy(update={"default": None}), c.after)
         out.append(c)
     return out
 
@@ -1196,12 +1254,12 @@ def _around_functions(o: Table, n: Table, uses: Callable[[Table, str, str], bool
         bare = c.model_copy(update={"default": None})
         out.append(DropDefaultAround(core(o), c, bare))
         if after.default == c.default:
-            out.append(SetDefault(core(n), bare, c))
+            out.append(SetDefaultAround(core(n), bare, c))
     for k in o.check_constraints:
         if k in n.check_constraints and uses(o, "check", k.name):
-            out += [DropConstraint(core(o), k, incidental=True), AddConstraint(core(n), k)]
+            out += [DropCheckAround(core(o), k, incidental=True), AddConstraint(core(n), k)]
     for i in o.indexes:
         if i in n.indexes and uses(o, "index", i.name):
             # not `replaced`: an online swap would build the new index before the function exists
-            out += [DropIndex(core(o), i), CreateIndex(core(n), i)]
+            out += [DropIndexAround(core(o), i), CreateIndex(core(n), i)]
     return out
