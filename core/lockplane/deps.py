@@ -4,8 +4,9 @@ Postgres records view -> relation dependencies in pg_depend, but not those of fu
 and a hand-written document has no pg_depend at all. So the edges are parsed out of the text of
 each object (view queries, function signatures and bodies, the types a domain, composite or
 range type is made of, trigger functions and WHEN conditions, policy expressions, column
-defaults, check constraints, index expressions and predicates) and resolved against the objects the schema holds. The tokenizer
-knows string literals, comments, quoted identifiers and `schema.name` chains, and nothing else:
+defaults, check constraints, index expressions and predicates; aggregates' types and support
+functions) and resolved against the objects the schema holds. The tokenizer knows string
+literals, comments, quoted identifiers and `schema.name` chains, and nothing else:
 a word that happens to name an object (an alias, a keyword) only adds an edge, and a spare edge
 only adds order, never a wrong one. Bare names resolve to `public`, as introspection prints with
 search_path=public.

@@ -434,8 +434,9 @@ def _type_users(schema: Schema, t: Any) -> list[str]:
 
 
 def _user_types(old: Schema, new: Schema) -> list[Change]:
-    """Composite and range types, in dependency graph order with domains. A change Postgres refuses while something uses the type
-    (ALTER ATTRIBUTE ... TYPE, any change to a range type) is refused here while it is used."""
+    """Composite and range types, in dependency graph order with domains. A change Postgres
+    refuses while something uses the type (ALTER ATTRIBUTE ... TYPE, any change to a range
+    type) is refused here while it is used."""
     out: list[Change] = []
     d = diff_kind(_by(old.composite_types, _qualified), _by(new.composite_types, _qualified))
     og, ng = Graph(old), Graph(new)
@@ -1014,11 +1015,12 @@ def _names_in(text: str, candidates: list[str]) -> tuple[str, ...]:
 class _Placement:
     """Where functions and aggregates go in a plan. Created: `late` (after tables and columns)
     when what they resolve at once names a table the plan creates, or calls a late one (an
-    aggregate resolves all it calls); `with_views` (among the views, by graph depth) when it names a view the
-    plan creates or rebuilds, or calls one that is. Dropped: `early` (before tables) when it
-    names a table the plan drops; `drop_with_views` (among the views, deepest first) when it
-    names a view the plan drops or rebuilds, or calls a function or aggregate that goes there
-    or an aggregate the plan drops (Postgres records what an SQL-standard body calls)."""
+    aggregate resolves all it calls); `with_views` (among the views, by graph depth) when it
+    names a view the plan creates or rebuilds, or calls one that is. Dropped: `early` (before
+    tables) when it names a table the plan drops; `drop_with_views` (among the views, deepest
+    first) when it names a view the plan drops or rebuilds, or calls a function or aggregate
+    that goes there or an aggregate the plan drops (Postgres records what an SQL-standard body
+    calls)."""
 
     late: frozenset[Node]
     with_views: frozenset[Node]
@@ -1030,6 +1032,8 @@ class _Placement:
 def _placement(
     old: Schema, new: Schema, rebuilt: set[Node], dropped_aggregates: set[Node]
 ) -> _Placement:
+    """Functions and aggregates in dependency graph order, each placed after what it uses
+    (`rebuilt`: the views the plan drops and creates again)."""
     og, ng = Graph(old), Graph(new)
     olds, news = {_qualified(t) for t in old.tables}, {_qualified(t) for t in new.tables}
     created = _sql_names(t for t in new.tables if _qualified(t) not in olds)

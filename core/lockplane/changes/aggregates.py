@@ -6,9 +6,10 @@ table the plan creates or uses a late function, among the views when it names a 
 creates or uses a function created there (`late`, `with_views`); within a phase it goes in
 dependency graph order (`depth`) with functions, so its support functions come before it and a
 function whose SQL-standard body calls it after it. It is dropped after the views that call it
-and before its functions (among the views, deepest first, when they go there). There is no CREATE OR REPLACE
-that can change a support function or the state type in place, so a changed aggregate is
-dropped and created again, and the views that call it are rebuilt around it (diff.py).
+and before its functions (among the views, deepest first, when they go there). There is no
+CREATE OR REPLACE that can change a support function or the state type in place, so a changed
+aggregate is dropped and created again, and the views that call it are rebuilt around it
+(diff.py), as is an unchanged one over something the plan drops and creates again.
 """
 
 from __future__ import annotations
