@@ -176,3 +176,85 @@ def test_parsed_graph_contains_every_pg_depend_function_edge(fresh_db: Callable[
     assert ("table", "app", "accounts") in graph.dependencies(("function", "public", "total"))
     chain = [graph.depth(("function", "public", n)) for n in ("total", "Twice Total")]
     assert chain[0] < chain[1] < graph.depth(("view", "app", "summary"))
+
+
+TYPE_SCHEMA = """
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE DOMAIN positive AS numeric CHECK (VALUE > 0);
+CREATE DOMAIN amount AS positive;
+CREATE TYPE pt AS (x amount, m mood);
+CREATE DOMAIN a_point AS pt;
+CREATE DOMAIN a_path AS a_point[];
+CREATE TYPE seg AS (lo a_point, hops a_path);
+CREATE TYPE amount_range AS RANGE (subtype = amount);
+CREATE TYPE span AS (r amount_range, s seg[]);
+CREATE TABLE shapes (id bigint PRIMARY KEY, s span);
+CREATE VIEW big AS SELECT id FROM shapes;
+CREATE FUNCTION all_big() RETURNS SETOF big LANGUAGE sql AS $$ SELECT * FROM big $$;
+CREATE FUNCTION add_big(s bigint, b big) RETURNS bigint LANGUAGE sql AS $$ SELECT s + b.id $$;
+CREATE AGGREGATE sum_big(big) (SFUNC = add_big, STYPE = bigint);
+CREATE FUNCTION grand() RETURNS bigint LANGUAGE sql STABLE
+  RETURN (SELECT sum_big(b) FROM all_big() b);
+"""
+
+# What domains, range types, composite types and functions (aggregates too) depend on, as the
+# graph names both ends: a view's or table's row type is that relation, an array its element
+# (a domain over an array depends on the array type, which Postgres ties to its element).
+PG_DEPEND_TYPE_EDGES = """
+WITH ref AS (
+  SELECT t.oid,
+    CASE WHEN c.relkind IN ('v', 'm') THEN 'view' WHEN c.relkind IN ('r', 'p') THEN 'table'
+         ELSE 'type' END AS kind,
+    n.nspname, t.typname
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  LEFT JOIN pg_class c ON c.oid = t.typrelid
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND t.typtype <> 'm'
+    AND NOT (t.typtype = 'b' AND t.typelem <> 0)
+), refs AS (
+  SELECT r.oid, r.kind, r.nspname, r.typname FROM ref r
+  UNION ALL
+  SELECT a.oid, r.kind, r.nspname, r.typname FROM pg_type a JOIN ref r ON r.oid = a.typelem
+  WHERE a.typtype = 'b'
+)
+SELECT DISTINCT
+  CASE WHEN d.classid = 'pg_proc'::regclass THEN 'function' ELSE 'type' END,
+  COALESCE(sn.nspname, cn.nspname, pn.nspname), COALESCE(st.typname, sc.relname, p.proname),
+  COALESCE(rt.kind, 'function'), COALESCE(rt.nspname, fn.nspname),
+  COALESCE(rt.typname, f.proname)
+FROM pg_depend d
+LEFT JOIN pg_type st ON d.classid = 'pg_type'::regclass AND st.oid = d.objid
+LEFT JOIN pg_namespace sn ON sn.oid = st.typnamespace
+LEFT JOIN pg_class sc ON d.classid = 'pg_class'::regclass AND sc.oid = d.objid
+LEFT JOIN pg_namespace cn ON cn.oid = sc.relnamespace
+LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
+LEFT JOIN refs rt ON d.refclassid = 'pg_type'::regclass AND rt.oid = d.refobjid
+LEFT JOIN pg_proc f ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
+LEFT JOIN pg_namespace fn ON fn.oid = f.pronamespace
+WHERE d.deptype = 'n'
+  AND (st.typtype IN ('d', 'r') OR sc.relkind = 'c' OR p.oid IS NOT NULL)
+  AND (rt.oid IS NOT NULL OR fn.nspname NOT IN ('pg_catalog', 'information_schema'))
+  AND NOT EXISTS (  -- a range type's constructor functions come and go with it
+    SELECT FROM pg_depend i
+    WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i')
+"""
+
+
+def test_parsed_graph_contains_every_pg_depend_type_edge(fresh_db: Callable[[], str]) -> None:
+    url = fresh_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(TYPE_SCHEMA.encode())
+        recorded = conn.execute(PG_DEPEND_TYPE_EDGES).fetchall()
+    graph = Graph(introspect_url(url))
+    sources = {r[:3] for r in recorded}
+    assert ("type", "public", "a_path") in sources, recorded  # a domain over an array
+    assert ("function", "public", "sum_big") in sources, recorded  # an aggregate
+    assert ("function", "public", "grand") in sources, recorded  # an SQL body calling it
+    missing = [r for r in recorded if r[3:] != r[:3] and r[3:] not in graph.dependencies(r[:3])]
+    assert not missing
+    order = ["positive", "amount", "pt", "a_point", "a_path", "seg", "span"]
+    depths = [graph.depth(("type", "public", n)) for n in order]
+    assert depths == sorted(depths) and len(set(depths)) == len(depths)
+    assert graph.depth(("function", "public", "sum_big")) > graph.depth(
+        ("function", "public", "add_big")
+    )

@@ -2,10 +2,11 @@
 
 Postgres records view -> relation dependencies in pg_depend, but not those of function bodies,
 and a hand-written document has no pg_depend at all. So the edges are parsed out of the text of
-each object (view queries, function signatures and bodies, trigger functions and WHEN
-conditions, policy expressions, column defaults, check constraints, index expressions and
-predicates) and resolved against the objects the schema holds. The tokenizer
-knows string literals, comments, quoted identifiers and `schema.name` chains, and nothing else:
+each object (view queries, function signatures and bodies, the types a domain, composite or
+range type is made of, trigger functions and WHEN conditions, policy expressions, column
+defaults, check constraints, index expressions and predicates; aggregates' types and support
+functions) and resolved against the objects the schema holds. The tokenizer knows string
+literals, comments, quoted identifiers and `schema.name` chains, and nothing else:
 a word that happens to name an object (an alias, a keyword) only adds an edge, and a spare edge
 only adds order, never a wrong one. Bare names resolve to `public`, as introspection prints with
 search_path=public.
@@ -22,7 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from .changes.functions import replaceable
-from .model import DEFAULT_SCHEMA, Function, Index, IndexKey, Schema, Table
+from .model import DEFAULT_SCHEMA, Aggregate, Function, Index, IndexKey, Schema, Table
 
 Node = tuple[str, str, str]
 """(kind, schema, name): kind is "table", "view" (plain or materialized; they share a namespace
@@ -31,7 +32,9 @@ with tables, so a name is never both), "function", "type", or one of a table's p
 
 SOURCES: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str, str]]]], ...] = (
     ("view", lambda s: ((v.schema_, v.name, v.definition) for v in s.views)),
+    ("type", lambda s: _type_texts(s)),
     ("function", lambda s: ((f.schema_, f.name, _function_text(f)) for f in s.functions)),
+    ("function", lambda s: ((a.schema_, a.name, aggregate_text(a)) for a in s.aggregates)),
     (
         "trigger",
         lambda s: _parts(
@@ -59,16 +62,35 @@ TARGETS: tuple[tuple[str, Callable[[Schema], Iterable[tuple[str, str]]]], ...] =
     ("table", lambda s: ((t.schema_, t.name) for t in s.tables)),
     ("view", lambda s: ((v.schema_, v.name) for v in s.views)),
     ("function", lambda s: ((f.schema_, f.name) for f in s.functions)),
+    ("function", lambda s: ((a.schema_, a.name) for a in s.aggregates)),
     ("type", lambda s: ((t.schema_, t.name) for t in _types(s))),
 )
 """(kind, objects as (schema, name)): what a name in a text can resolve to. A function node
-stands for all the overloads of its name (a call's argument types are not resolved)."""
+stands for all the overloads of its name, aggregates included (they share a namespace, and a
+call's argument types are not resolved)."""
 
 
 def _function_text(f: Function) -> str:
     """Everything of a function that names other objects: its argument and result types, and
     its body (SQL, plpgsql or SQL-standard text; another language's words only add spare edges)."""
     return f"{f.arguments} {f.returns or ''} {f.body}"
+
+
+def _type_texts(schema: Schema) -> Iterable[tuple[str, str, str]]:
+    """The types a domain, composite type or range type is made of (its base type, attribute
+    types, subtype), which must exist when it is created."""
+    for d in schema.domains:
+        yield d.schema_, d.name, d.type
+    for c in schema.composite_types:
+        yield c.schema_, c.name, " ".join(a.type for a in c.attributes)
+    for r in schema.range_types:
+        yield r.schema_, r.name, r.subtype
+
+
+def aggregate_text(a: Aggregate) -> str:
+    """Everything CREATE AGGREGATE resolves at once: argument and state types, support
+    functions."""
+    return " ".join([a.arguments, a.stype, a.mstype or "", *a.functions])
 
 
 def _index_text(i: Index) -> str:
@@ -259,6 +281,7 @@ class Graph:
         for kind, objects in TARGETS:
             for s, n in objects(schema):
                 named.setdefault((s, n), []).append((kind, s, n))
+        self._named = named
         self._words: dict[Node, frozenset[str]] = {}
         edges: dict[Node, set[Node]] = {}
         for kind, objects in SOURCES:
@@ -269,6 +292,12 @@ class Graph:
                 refs = {t for c in chains for pair in _candidates(c) for t in named.get(pair, ())}
                 edges.setdefault(node, set()).update(refs - {node})
         self.edges: dict[Node, frozenset[Node]] = {k: frozenset(v) for k, v in edges.items()}
+
+    def named_in(self, text: str) -> set[Node]:
+        """The objects a piece of text names (as the edges of a source are found)."""
+        return {
+            t for c in name_chains(text) for p in _candidates(c) for t in self._named.get(p, ())
+        }
 
     def dependencies(self, node: Node) -> frozenset[Node]:
         """What `node` references directly."""
@@ -328,19 +357,32 @@ class Graph:
         return out
 
 
-def recreated_functions(old: Schema, new: Schema) -> set[Node]:
+def resolved_text(f: Function) -> str:
+    """What Postgres resolves when it creates `f`, whatever check_function_bodies says, and
+    records in pg_depend: its argument and result types, and an SQL-standard body."""
+    return " ".join([f.arguments, f.returns or "", f.body if f.sql_body else ""])
+
+
+def recreated_functions(old: Schema, new: Schema, rebuilt_views: Iterable[Node] = ()) -> set[Node]:
     """The function nodes of `old` with an overload that is dropped or whose signature or result
-    changes (a DROP FUNCTION, which Postgres refuses while anything uses it), and the functions
-    whose SQL-standard bodies call those (Postgres records that dependency, so they go too):
-    what uses them is dropped before and created again after."""
+    changes (a DROP FUNCTION, which Postgres refuses while anything uses it), that names a view
+    in `rebuilt_views` in its types or SQL-standard body (the view cannot be dropped under it),
+    and the functions whose SQL-standard bodies call those and the aggregates over those
+    (Postgres records both dependencies, so they go too): what uses them is dropped before and
+    created again after."""
     news = {f.key: f for f in new.functions}
+    graph = Graph(old)
+    rebuilt = set(rebuilt_views)
     out: set[Node] = set()
     for f in old.functions:
         n = news.get(f.key)
-        if n is None or not replaceable(f, n):
+        if n is None or not replaceable(f, n) or graph.named_in(resolved_text(f)) & rebuilt:
             out.add(("function", f.schema_, f.name))
-    graph = Graph(old)
+    for a in old.aggregates:
+        if graph.named_in(aggregate_text(a)) & rebuilt:
+            out.add(("function", a.schema_, a.name))
     callers = [("function", f.schema_, f.name) for f in old.functions if f.sql_body]
+    callers += [("function", a.schema_, a.name) for a in old.aggregates]
     while grown := {c for c in callers if c not in out and graph.dependencies(c) & out}:
         out |= grown
     return out

@@ -29,9 +29,12 @@ from .changes.domains import (
 )
 from .changes.functions import (
     CreateFunction,
+    DropCheckAround,
     DropDefaultAround,
     DropFunction,
+    DropIndexAround,
     ReplaceFunction,
+    SetDefaultAround,
     replaceable,
 )
 from .changes.generated import generated_changes
@@ -94,12 +97,12 @@ from .changes.views import (
     appends_only,
     matview_relation,
 )
-from .deps import Graph, Node, recreated_functions
+from .deps import Graph, Node, aggregate_text, recreated_functions, resolved_text
 from .errors import PlanError
 from .model import (
     PRIVILEGES,
+    CheckConstraint,
     Column,
-    CompositeType,
     Domain,
     Enum,
     Extension,
@@ -274,11 +277,19 @@ def diff(old: Schema, new: Schema) -> Diff:
     changes += _tables(_follow_renames(old, enum_changes), new, enum_defaults)
     _refuse_overwriting_partition_columns(old, changes)
     changes += _aggregates(old, new)
-    changes += _views(old, new, changes)
-    changes += _access(old, new)
+    reasons, recreated = _rebuild_reasons(old, new, Graph(old), changes)
+    changes += _views(old, new, changes, reasons)
+    changes += _access(old, new, recreated)
     changes += _sequences_and_functions_access(old, new)
     changes += _storage(old, new)
-    changes += _functions_and_triggers(old, new)
+    changes += _aggregates_around(old, new, changes, recreated)
+    dropped_aggregates = {
+        ("function", *_qualified(c.before)) for c in changes if isinstance(c, DropAggregate)
+    }
+    place = _placement(old, new, set(reasons), dropped_aggregates)
+    changes += _functions_and_triggers(old, new, place, recreated)
+    changes = _place_aggregates(old, new, changes, place)
+    changes = _clear_of_recreated(old, _late_table_parts(old, new, changes, place), recreated)
     changes = [_backfilled(c, backfills) for c in changes]
     return Diff(_reverse_hints(old, enum_changes), desired, tuple(changes))
 
@@ -465,7 +476,9 @@ def _domain_users(old: Schema, domain: Domain) -> tuple[str, ...]:
 
 def _domains(old: Schema, new: Schema) -> list[Change]:
     d = diff_kind(_by(old.domains, _qualified), _by(new.domains, _qualified))
-    out: list[Change] = [CreateDomain(x) for x in d.added] + [DropDomain(x) for x in d.dropped]
+    og, ng = Graph(old), Graph(new)
+    out: list[Change] = [CreateDomain(x, ng.depth(("type", *_qualified(x)))) for x in d.added]
+    out += [DropDomain(x, og.depth(("type", *_qualified(x)))) for x in d.dropped]
     for o, n in d.altered:
         if (o.type, o.collation) != (n.type, n.collation):
             raise PlanError(
@@ -511,34 +524,15 @@ def _type_users(schema: Schema, t: Any) -> list[str]:
     return out
 
 
-def _depths(schema: Schema) -> dict[str, int]:
-    """How deeply each composite type nests other composite or range types (0: none)."""
-    by_name = {n: x for x in schema.composite_types for n in _enum_type_names(x)}
-    memo: dict[str, int] = {}
-
-    def depth(t: CompositeType, seen: frozenset[str]) -> int:
-        key = _enum_type_names(t)[0]
-        if key not in memo:
-            inner = [by_name[a.type] for a in t.attributes if a.type in by_name]
-            ranges = {n for r in schema.range_types for n in _enum_type_names(r)}
-            has_range = any(a.type in ranges for a in t.attributes)
-            memo[key] = max(
-                [1 + depth(x, seen | {key}) for x in inner if _enum_type_names(x)[0] not in seen]
-                + [1 if has_range else 0]
-            )
-        return memo[key]
-
-    return {_enum_type_names(t)[0]: depth(t, frozenset()) for t in schema.composite_types}
-
-
 def _user_types(old: Schema, new: Schema) -> list[Change]:
-    """Composite and range types. A change Postgres refuses while something uses the type
-    (ALTER ATTRIBUTE ... TYPE, any change to a range type) is refused here while it is used."""
+    """Composite and range types, in dependency graph order with domains. A change Postgres
+    refuses while something uses the type (ALTER ATTRIBUTE ... TYPE, any change to a range
+    type) is refused here while it is used."""
     out: list[Change] = []
     d = diff_kind(_by(old.composite_types, _qualified), _by(new.composite_types, _qualified))
-    new_depth, old_depth = _depths(new), _depths(old)
-    out += [CreateCompositeType(t, new_depth[_enum_type_names(t)[0]]) for t in d.added]
-    out += [DropCompositeType(t, old_depth[_enum_type_names(t)[0]]) for t in d.dropped]
+    og, ng = Graph(old), Graph(new)
+    out += [CreateCompositeType(t, ng.depth(("type", *_qualified(t)))) for t in d.added]
+    out += [DropCompositeType(t, og.depth(("type", *_qualified(t)))) for t in d.dropped]
     for o, n in d.altered:
         olds = {a.name: a for a in o.attributes}
         retyped = [a.name for a in n.attributes if a.name in olds and olds[a.name] != a]
@@ -557,7 +551,8 @@ def _user_types(old: Schema, new: Schema) -> list[Change]:
         )
         out.append(AlterCompositeType(o, n, tables))
     d = diff_kind(_by(old.range_types, _qualified), _by(new.range_types, _qualified))
-    out += [CreateRangeType(r) for r in d.added] + [DropRangeType(r) for r in d.dropped]
+    out += [CreateRangeType(r, ng.depth(("type", *_qualified(r)))) for r in d.added]
+    out += [DropRangeType(r, og.depth(("type", *_qualified(r)))) for r in d.dropped]
     for o, n in d.altered:
         if o.model_copy(update={"comment": n.comment}) == n:
             out.append(SetRangeTypeComment(o, n))
@@ -799,12 +794,52 @@ def _aggregates(old: Schema, new: Schema) -> list[Change]:
     return out
 
 
+def _aggregates_around(
+    old: Schema, new: Schema, changes: list[Change], recreated: set[Node]
+) -> list[Change]:
+    """Unchanged aggregates that use what the plan drops and creates again (a rebuilt view's row
+    type, a recreated function) and that `_aggregates` leaves alone: dropped before, created
+    again after."""
+    dropped = {c.before.key for c in changes if isinstance(c, DropAggregate)}
+    out: list[Change] = []
+    for a in old.aggregates:
+        if (
+            a.key not in dropped
+            and a in new.aggregates
+            and ("function", *_qualified(a)) in recreated
+        ):
+            why = "what it uses is created again"
+            out += [DropAggregate(a, why), CreateAggregate(a, why)]
+    return out
+
+
+def _place_aggregates(
+    old: Schema, new: Schema, changes: list[Change], place: _Placement
+) -> list[Change]:
+    """Aggregates created and dropped where `place` says, in graph depth order with functions
+    (an aggregate over a function created among the views goes there too, and a function
+    whose SQL-standard body calls an aggregate comes after it)."""
+    og, ng = Graph(old), Graph(new)
+    out: list[Change] = []
+    for c in changes:
+        if isinstance(c, CreateAggregate):
+            node: Node = ("function", *_qualified(c.after))
+            late, views = node in place.late, node in place.with_views
+            c = replace(c, late=late, with_views=views, depth=ng.depth(node))
+        elif isinstance(c, DropAggregate):
+            node = ("function", *_qualified(c.before))
+            c = replace(c, with_views=node in place.drop_with_views, depth=og.depth(node))
+        out.append(c)
+    return out
+
+
 def _rebuild_reasons(
     old: Schema, new: Schema, graph: Graph, changes: list[Change]
-) -> dict[Node, str]:
+) -> tuple[dict[Node, str], set[Node]]:
     """The existing views kept by name that must be dropped and created again, with why: they
-    read a column whose type changes or that is dropped, a dropped table, or a view that is
-    itself dropped or rebuilt (Postgres refuses each of those under a view)."""
+    read a column whose type changes or that is dropped, a dropped table, a view that is itself
+    dropped or rebuilt, or a function that is dropped and created again (Postgres refuses each
+    of those under a view); and those functions (`deps.recreated_functions`)."""
     moved: dict[tuple[str, str], set[str]] = {}
     for c in changes:
         if isinstance(c, (AlterColumnType, DropColumn)):
@@ -834,7 +869,7 @@ def _rebuild_reasons(
                 if called and (v.schema_, v.name) in news:
                     reasons[("view", v.schema_, v.name)] = f"aggregate {c.before.qname} changes"
     gone = {("view", v.schema_, v.name) for v in old.views if (v.schema_, v.name) not in news}
-    gone |= recreated_functions(old, new)
+    recreated = recreated_functions(old, new)
 
     def spread() -> None:
         """Readers of what is dropped or rebuilt are rebuilt, dependencies first, so each names
@@ -847,16 +882,23 @@ def _rebuild_reasons(
                 what = f"{read[0][0]} {qualified(*read[0][1:])}" if read else "a view it reads"
                 reasons[user] = f"{what} changes"
 
-    spread()
-    for v in old.views:
-        node = ("view", v.schema_, v.name)
-        n = news.get((v.schema_, v.name))
-        if n is None or node in reasons or _same_query(v, n):
-            continue
-        if not appends_only(v, n) or graph.dependents({node}):
-            reasons[node] = "its query changes"
-    spread()
-    return reasons
+    # A function whose types or SQL-standard body name a rebuilt view is recreated around it,
+    # which rebuilds the views that call it in turn: repeat until nothing more is rebuilt.
+    while True:
+        gone |= recreated
+        spread()
+        for v in old.views:
+            node = ("view", v.schema_, v.name)
+            n = news.get((v.schema_, v.name))
+            if n is None or node in reasons or _same_query(v, n):
+                continue
+            if not appends_only(v, n) or graph.dependents({node}):
+                reasons[node] = "its query changes"
+        spread()
+        more = recreated_functions(old, new, reasons)
+        if more <= recreated:
+            return reasons, recreated
+        recreated |= more
 
 
 def _same_query(o: View, n: View) -> bool:
@@ -890,13 +932,14 @@ def _reads(schema: Schema, graph: Graph, v: View, stable: set[Node]) -> tuple[st
     return tuple(sorted(obj(s, n).as_string(None) for kind, s, n in out & stable))
 
 
-def _views(old: Schema, new: Schema, changes: list[Change]) -> list[Change]:
+def _views(
+    old: Schema, new: Schema, changes: list[Change], reasons: dict[Node, str]
+) -> list[Change]:
     """Views created, dropped, replaced in place, commented and indexed; and every view that
-    stands in the way of another change dropped first and created again after, in dependency
-    order (see `changes/views.py`)."""
+    stands in the way of another change (`reasons`, from `_rebuild_reasons`) dropped first and
+    created again after, in dependency order (see `changes/views.py`)."""
     og, ng = Graph(old), Graph(new)
     olds, news = _by(old.views, _qualified), _by(new.views, _qualified)
-    reasons = _rebuild_reasons(old, new, og, changes)
     for (schema, name), v in olds.items():
         if (schema, name) in news and ("view", schema, name) not in reasons:
             continue
@@ -1057,10 +1100,16 @@ def _storage(old: Schema, new: Schema) -> list[Change]:
     return out
 
 
-def _access(old: Schema, new: Schema) -> list[Change]:
+def _access(old: Schema, new: Schema, recreated: set[Node]) -> list[Change]:
     """Row level security, policies, grants (when the target lists them) and owners (when the
-    target names one and the source knows the live one)."""
+    target names one and the source knows the live one). A changed policy that uses a function
+    in `recreated` is dropped before it and created after, not altered in place."""
     out: list[Change] = []
+    graph = Graph(old)
+
+    def calls_recreated(t: Table, p: Policy) -> bool:
+        return bool(graph.dependencies(("policy", t.schema_, f"{t.name}.{p.name}")) & recreated)
+
     d = diff_kind(_by(old.tables, _qualified), _by(new.tables, _qualified))
     for t in d.added:
         out += [SetRowSecurity(t, f, True, incidental=True) for f in _rls_flags(t)]
@@ -1089,7 +1138,11 @@ def _access(old: Schema, new: Schema) -> list[Change]:
         out += [DropPolicy(o, p, closes=closes) for p in pd.dropped]
         out += [CreatePolicy(n, p) for p in pd.added]
         for b, a in pd.altered:
-            if AlterPolicy.applies(b, a) and not _mentions(b, retyped):
+            if (
+                AlterPolicy.applies(b, a)
+                and not _mentions(b, retyped)
+                and not calls_recreated(o, b)
+            ):
                 out.append(AlterPolicy(n, b, a))
             else:
                 out += [DropPolicy(o, b, closes=closes), CreatePolicy(n, a)]
@@ -1108,58 +1161,112 @@ def _rls_flags(t: Table) -> list[bool]:
     ]
 
 
-def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
-    """Functions pair up by identity arguments; a lone overload dropped and a lone one added
-    under one name is a signature change (drop and create). Functions go in dependency graph
-    order; whatever uses a function that is dropped and created again (trigger, policy, column
-    default, check, index; views in `_views`) is dropped before it and created again after."""
+def _sql_names(objects: Iterable[Any]) -> list[str]:
+    return [obj(t.schema_, t.name).as_string(None) for t in objects]
+
+
+def _names_in(text: str, candidates: list[str]) -> tuple[str, ...]:
+    """The names of `candidates` (as SQL prints them) that `text` names."""
+    return tuple(n for n in candidates if re.search(rf'(?<![\w."]){re.escape(n)}(?![\w"])', text))
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where functions and aggregates go in a plan. Created: `late` (after tables and columns)
+    when what they resolve at once names a table the plan creates, or calls a late one (an
+    aggregate resolves all it calls); `with_views` (among the views, by graph depth) when it
+    names a view the plan creates or rebuilds, or calls one that is. Dropped: `early` (before
+    tables) when it names a table the plan drops; `drop_with_views` (among the views, deepest
+    first) when it names a view the plan drops or rebuilds, or calls a function or aggregate
+    that goes there or an aggregate the plan drops (Postgres records what an SQL-standard body
+    calls)."""
+
+    late: frozenset[Node]
+    with_views: frozenset[Node]
+    early: frozenset[Node]
+    drop_with_views: frozenset[Node]
+    views_rebuilt: tuple[str, ...]
+
+
+def _placement(
+    old: Schema, new: Schema, rebuilt: set[Node], dropped_aggregates: set[Node]
+) -> _Placement:
+    """Functions and aggregates in dependency graph order, each placed after what it uses
+    (`rebuilt`: the views the plan drops and creates again)."""
     og, ng = Graph(old), Graph(new)
-
-    def names(objects: Iterable[Any]) -> list[str]:
-        return [obj(t.schema_, t.name).as_string(None) for t in objects]
-
-    def mentions(text: str, candidates: list[str]) -> tuple[str, ...]:
-        return tuple(
-            n for n in candidates if re.search(rf'(?<![\w."]){re.escape(n)}(?![\w"])', text)
-        )
-
-    def typed(f: Function) -> str:  # the text Postgres resolves at once, whatever the setting
-        return " ".join([f.arguments, f.returns or "", f.body if f.sql_body else ""])
-
-    olds, news = (
-        {(t.schema_, t.name) for t in old.tables},
-        {(t.schema_, t.name) for t in new.tables},
-    )
-    created = names(t for t in new.tables if (t.schema_, t.name) not in olds)
-    dropped = names(t for t in old.tables if (t.schema_, t.name) not in news)
-    kept = names(t for t in old.tables if (t.schema_, t.name) in news)
+    olds, news = {_qualified(t) for t in old.tables}, {_qualified(t) for t in new.tables}
+    created = _sql_names(t for t in new.tables if _qualified(t) not in olds)
+    dropped = _sql_names(t for t in old.tables if _qualified(t) not in news)
     old_views, new_views = _by(old.views, _qualified), _by(new.views, _qualified)
-    views_created = names(v for k, v in new_views.items() if k not in old_views)
-    views_dropped = names(v for k, v in old_views.items() if k not in new_views)
+    views_rebuilt = _sql_names(v for k, v in old_views.items() if ("view", *k) in rebuilt)
+    views_created = _sql_names(v for k, v in new_views.items() if k not in old_views)
+    views_dropped = _sql_names(v for k, v in old_views.items() if k not in new_views)
 
-    def read(f: Function) -> tuple[str, ...]:  # parsing an SQL-standard body locks its tables
-        return mentions(f.body, kept) if f.sql_body else ()
+    def routines(schema: Schema, graph: Graph) -> list[tuple[Node, str, bool]]:
+        """(node, text resolved at once, whether what it calls is resolved too), dependencies
+        first."""
+        out = [
+            (("function", f.schema_, f.name), resolved_text(f), f.sql_body)
+            for f in schema.functions
+        ]
+        out += [
+            (("function", a.schema_, a.name), aggregate_text(a), True) for a in schema.aggregates
+        ]
+        return sorted(out, key=lambda r: (graph.depth(r[0]), r[0]))
 
-    # An SQL-standard body that calls a late function (or one among the views) waits for it too.
     late: set[Node] = set()
     with_views: set[Node] = set()
-    for f in sorted(
-        new.functions, key=lambda f: (ng.depth(("function", f.schema_, f.name)), f.key)
-    ):
-        node: Node = ("function", f.schema_, f.name)
-        calls = ng.dependencies(node) if f.sql_body else frozenset()
-        if mentions(typed(f), created) or calls & late:
+    for node, text, resolves in routines(new, ng):
+        calls = ng.dependencies(node) if resolves else frozenset()
+        if _names_in(text, created) or calls & late:
             late.add(node)
-        if mentions(typed(f), views_created) or calls & with_views:
+        if _names_in(text, views_created + views_rebuilt) or calls & with_views:
             with_views.add(node)
+    early: set[Node] = set()
+    drop_with_views: set[Node] = set()
+    for node, text, resolves in routines(old, og):
+        calls = og.dependencies(node) if resolves else frozenset()
+        if _names_in(text, dropped):
+            early.add(node)
+        if _names_in(text, views_dropped + views_rebuilt) or calls & (
+            drop_with_views | dropped_aggregates
+        ):
+            drop_with_views.add(node)
+    return _Placement(
+        frozenset(late),
+        frozenset(with_views),
+        frozenset(early),
+        frozenset(drop_with_views),
+        tuple(views_rebuilt),
+    )
+
+
+def _functions_and_triggers(
+    old: Schema, new: Schema, place: _Placement, recreated: set[Node]
+) -> list[Change]:
+    """Functions pair up by identity arguments; a lone overload dropped and a lone one added
+    under one name is a signature change (drop and create). Functions go in dependency graph
+    order, where `place` says; whatever uses a function that is dropped and created again
+    (`recreated`: trigger, policy, column default, check, index; views in `_views`) is dropped
+    before it and created again after. A function whose types or SQL-standard body name a view
+    that is rebuilt is dropped and created among the views, around it."""
+    og, ng = Graph(old), Graph(new)
+    kept = _sql_names(t for t in old.tables if new.table(t.schema_, t.name) is not None)
+    views_rebuilt = list(place.views_rebuilt)
+
+    def read(f: Function) -> tuple[str, ...]:  # parsing an SQL-standard body locks its tables
+        return _names_in(f.body, kept) if f.sql_body else ()
+
+    late, with_views = place.late, place.with_views
 
     def create(f: Function) -> CreateFunction:
         node: Node = ("function", f.schema_, f.name)
         return CreateFunction(f, node in late, read(f), node in with_views, ng.depth(node))
 
     def drop(f: Function) -> DropFunction:
-        early, views = bool(mentions(typed(f), dropped)), bool(mentions(typed(f), views_dropped))
-        return DropFunction(f, early, read(f), views, og.depth(("function", f.schema_, f.name)))
+        node: Node = ("function", f.schema_, f.name)
+        early, views = node in place.early, node in place.drop_with_views
+        return DropFunction(f, early, read(f), views, og.depth(node))
 
     fd = diff_kind(_by(old.functions, lambda f: f.key), _by(new.functions, lambda f: f.key))
     pairs = [(o, n) for o, n in fd.altered if _routine(o) != _routine(n)]  # else: access only
@@ -1175,15 +1282,19 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     out += [drop(f) for f in fd.dropped]
     for o, n in pairs:
         c = create(n)
-        out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
-    recreated = recreated_functions(old, new)
+        if _names_in(resolved_text(o), views_rebuilt):
+            out += [drop(o), c]
+        else:
+            out.append(ReplaceFunction(o, n, c.tables_read, c.late, c.with_views, c.depth))
     _refuse_losing_function_privileges(old, new, recreated)
-    # An unchanged SQL-standard function that calls a recreated one goes and comes back with it.
+    # An unchanged SQL-standard function that calls a recreated one, or one whose types name a
+    # rebuilt view, goes and comes back with it.
     new_by_key = {f.key: f for f in new.functions}
     for f in old.functions:
         node = ("function", f.schema_, f.name)
         n = new_by_key.get(f.key)
-        if f.sql_body and n is not None and _routine(n) == _routine(f) and node in recreated:
+        around = f.sql_body or _names_in(resolved_text(f), views_rebuilt)
+        if n is not None and _routine(n) == _routine(f) and node in recreated and around:
             out += [replace(drop(f), with_views=True), replace(create(n), with_views=True)]
 
     def uses(t: Table, kind: str, name: str) -> bool:
@@ -1216,6 +1327,84 @@ def _functions_and_triggers(old: Schema, new: Schema) -> list[Change]:
     return out
 
 
+def _late_table_parts(
+    old: Schema, new: Schema, changes: list[Change], place: _Placement
+) -> list[Change]:
+    """A table created or dropped by the plan whose column defaults or checks call a function
+    created after tables (late or among the views), or dropped before them (among the views):
+    the table is created without them and they are added once the function exists; it is
+    dropped after they are."""
+    og, ng = Graph(old), Graph(new)
+
+    def parts(t: Table, graph: Graph, functions: frozenset[Node]) -> tuple[list[Any], list[Any]]:
+        def calls(kind: str, name: str) -> bool:
+            return bool(graph.dependencies((kind, t.schema_, f"{t.name}.{name}")) & functions)
+
+        columns = [c for c in t.columns if c.default and calls("default", c.name)]
+        checks = [k for k in t.check_constraints if calls("check", k.name or "")]
+        return columns, checks
+
+    def without(t: Table, columns: list[Any], checks: list[Any]) -> Table:
+        cols = tuple(
+            c.model_copy(update={"default": None}) if c in columns else c for c in t.columns
+        )
+        kept = tuple(k for k in t.check_constraints if k not in checks)
+        return t.model_copy(update={"columns": cols, "check_constraints": kept})
+
+    out: list[Change] = []
+    for c in changes:
+        if type(c) is CreateTable:
+            columns, checks = parts(c.after, ng, place.late | place.with_views)
+            if columns or checks:
+                bare = without(c.after, columns, checks)
+                out.append(replace(c, after=bare))
+                out += [SetDefaultAround(bare, bare.column(x.name), x, True) for x in columns]
+                out += [AddConstraint(bare, k, new_table=True) for k in checks]
+                continue
+        elif type(c) is DropTable:
+            columns, checks = parts(c.before, og, place.drop_with_views)
+            if columns or checks:
+                bare = without(c.before, columns, checks)
+                out += [DropDefaultAround(c.before, x, bare.column(x.name)) for x in columns]
+                out += [DropCheckAround(c.before, k, incidental=True) for k in checks]
+                out.append(replace(c, before=bare))
+                continue
+        out.append(c)
+    return out
+
+
+def _clear_of_recreated(old: Schema, changes: list[Change], recreated: set[Node]) -> list[Change]:
+    """The table diff's changes to what calls a function the plan drops and creates again,
+    made to leave the old function free to go (and the rollback to put the old form back only
+    once the old function is back): a changed index or check is dropped before the function
+    (an index not swapped online after its replacement is built); a changed default, dropped
+    before the function by `DropDefaultAround`, is set from no default once the function is
+    back (dropping it again is left out)."""
+    graph = Graph(old)
+
+    def calls(t: Table, kind: str, name: str) -> bool:
+        return bool(graph.dependencies((kind, t.schema_, f"{t.name}.{name}")) & recreated)
+
+    out: list[Change] = []
+    for c in changes:
+        if type(c) is DropIndex and c.replaced and calls(c.table, "index", c.before.name):
+            c = DropIndexAround(c.table, c.before)
+        elif (
+            type(c) is DropConstraint
+            and isinstance(c.before, CheckConstraint)
+            and calls(c.table, "check", c.before.name or "")
+        ):
+            c = DropCheckAround(c.table, c.before, c.incidental)
+        elif (
+            type(c) is SetDefault and c.before.default and calls(c.table, "default", c.before.name)
+        ):
+            if c.after.default is None:
+                continue
+            c = SetDefaultAround(c.table, c.before.model_copy(update={"default": None}), c.after)
+        out.append(c)
+    return out
+
+
 def _around_functions(o: Table, n: Table, uses: Callable[[Table, str, str], bool]) -> list[Change]:
     """The policies, column defaults, checks and indexes of a kept table that use a function the
     plan drops and creates again, and that the table diff leaves alone: dropped before, created
@@ -1231,12 +1420,12 @@ def _around_functions(o: Table, n: Table, uses: Callable[[Table, str, str], bool
         bare = c.model_copy(update={"default": None})
         out.append(DropDefaultAround(core(o), c, bare))
         if after.default == c.default:
-            out.append(SetDefault(core(n), bare, c))
+            out.append(SetDefaultAround(core(n), bare, c))
     for k in o.check_constraints:
         if k in n.check_constraints and uses(o, "check", k.name):
-            out += [DropConstraint(core(o), k, incidental=True), AddConstraint(core(n), k)]
+            out += [DropCheckAround(core(o), k, incidental=True), AddConstraint(core(n), k)]
     for i in o.indexes:
         if i in n.indexes and uses(o, "index", i.name):
             # not `replaced`: an online swap would build the new index before the function exists
-            out += [DropIndex(core(o), i), CreateIndex(core(n), i)]
+            out += [DropIndexAround(core(o), i), CreateIndex(core(n), i)]
     return out

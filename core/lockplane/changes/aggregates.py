@@ -1,10 +1,15 @@
 """Aggregates: create and drop; any other change is a drop and a create.
 
 CREATE AGGREGATE resolves its support functions and state type at once, so an aggregate is
-created after functions (and the tables a late function names), and before the views that call
-it; it is dropped after those views and before its functions. There is no CREATE OR REPLACE
-that can change a support function or the state type in place, so a changed aggregate is
-dropped and created again, and the views that call it are rebuilt around it (diff.py).
+created with functions, after those it uses: late (after tables and columns) when it names a
+table the plan creates or uses a late function, among the views when it names a view the plan
+creates or uses a function created there (`late`, `with_views`); within a phase it goes in
+dependency graph order (`depth`) with functions, so its support functions come before it and a
+function whose SQL-standard body calls it after it. It is dropped after the views that call it
+and before its functions (among the views, deepest first, when they go there). There is no
+CREATE OR REPLACE that can change a support function or the state type in place, so a changed
+aggregate is dropped and created again, and the views that call it are rebuilt around it
+(diff.py), as is an unchanged one over something the plan drops and creates again.
 """
 
 from __future__ import annotations
@@ -70,22 +75,34 @@ def create_sql(a: Aggregate) -> sql.Composable:
     )
 
 
+def _phase(with_views: bool, views: int, otherwise: int) -> int:
+    return views if with_views else otherwise
+
+
 @dataclass(frozen=True)
 class CreateAggregate(ObjectChange):
-    """`rebuilt`: why an existing aggregate is created again (None for a new one)."""
+    """`rebuilt`: why an existing aggregate is created again (None for a new one); `late`,
+    `with_views` and `depth` as for CreateFunction."""
 
     after: Aggregate
     rebuilt: str | None = None
-    phase = Phase.CREATE_FUNCTION_LATE
+    late: bool = False
+    with_views: bool = False
+    depth: int = 0
     sign = "+"
     kind = "aggregate"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        late = Phase.CREATE_FUNCTION_LATE if self.late else Phase.CREATE_FUNCTION
+        return _phase(self.with_views, Phase.CREATE_VIEW, late)
 
     @property
     def subject(self) -> Any:
         return self.after
 
     def key(self) -> tuple[str, ...]:
-        return self.after.key
+        return (f"{self.depth:05d}", *self.after.key)
 
     def statements(self) -> list[sql.Composable]:
         out: list[sql.Composable] = [create_sql(self.after)]
@@ -94,7 +111,7 @@ class CreateAggregate(ObjectChange):
         return out
 
     def reverse(self) -> Change:
-        return DropAggregate(self.after, self.rebuilt)
+        return DropAggregate(self.after, self.rebuilt, self.with_views, self.depth)
 
     def description(self) -> str:
         how = f" again ({self.rebuilt})" if self.rebuilt else ""
@@ -106,27 +123,35 @@ class CreateAggregate(ObjectChange):
 
 @dataclass(frozen=True)
 class DropAggregate(ObjectChange):
-    """`rebuilt`: why it is dropped only to be created again later in the plan."""
+    """`rebuilt`: why it is dropped only to be created again later in the plan; `with_views`
+    and `depth` as for DropFunction."""
 
     before: Aggregate
     rebuilt: str | None = None
-    # after the views and policies that may call it, before its functions and state type
-    phase = Phase.DROP_CONSTRAINT
+    with_views: bool = False
+    depth: int = 0
     sign = "-"
     kind = "aggregate"
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        # after the views and policies that may call it, before its functions and state type
+        return _phase(self.with_views, Phase.DROP_VIEW, Phase.DROP_CONSTRAINT)
 
     @property
     def subject(self) -> Any:
         return self.before
 
     def key(self) -> tuple[str, ...]:
-        return self.before.key
+        return (f"{99999 - self.depth:05d}", *self.before.key)
 
     def statements(self) -> list[sql.Composable]:
         return [sql.SQL("DROP AGGREGATE {}").format(signature(self.before))]
 
     def reverse(self) -> Change:
-        return CreateAggregate(self.before, self.rebuilt)
+        return CreateAggregate(
+            self.before, self.rebuilt, with_views=self.with_views, depth=self.depth
+        )
 
     def description(self) -> str:
         how = f" to create it again ({self.rebuilt})" if self.rebuilt else ""

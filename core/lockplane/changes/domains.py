@@ -20,6 +20,7 @@ from ..sqlnames import Ident, obj
 from .base import Change, ObjectChange, Phase, hazard
 from .ddl import collation
 from .online import NothingToUndo
+from .usertypes import create_key, drop_key
 
 
 def _name(d: Domain) -> sql.Composable:
@@ -39,14 +40,20 @@ def _scan(domain: str, users: tuple[str, ...]) -> Hazard:
 
 @dataclass(frozen=True)
 class CreateDomain(ObjectChange):
+    """Among the composite and range types, at its dependency graph `depth` (usertypes.py)."""
+
     after: Domain
-    phase = Phase.CREATE_DOMAIN
+    depth: int = 0
+    phase = Phase.CREATE_TYPE
     sign = "+"
     kind = "domain"
 
     @property
     def subject(self) -> Any:
         return self.after
+
+    def key(self) -> tuple[str, ...]:
+        return create_key(self.depth, self.after.schema_, self.after.name)
 
     def statements(self) -> list[sql.Composable]:
         d = self.after
@@ -71,7 +78,7 @@ class CreateDomain(ObjectChange):
         return out
 
     def reverse(self) -> Change:
-        return DropDomain(self.after)
+        return DropDomain(self.after, self.depth)
 
     def description(self) -> str:
         return f"Create domain {self.after.qname}"
@@ -89,8 +96,11 @@ class CreateDomain(ObjectChange):
 
 @dataclass(frozen=True)
 class DropDomain(ObjectChange):
+    """Among the composite and range types, the deepest first (usertypes.py)."""
+
     before: Domain
-    phase = Phase.DROP_DOMAIN
+    depth: int = 0
+    phase = Phase.DROP_TYPE
     sign = "-"
     kind = "domain"
 
@@ -98,11 +108,14 @@ class DropDomain(ObjectChange):
     def subject(self) -> Any:
         return self.before
 
+    def key(self) -> tuple[str, ...]:
+        return drop_key(self.depth, self.before.schema_, self.before.name)
+
     def statements(self) -> list[sql.Composable]:
         return [sql.SQL("DROP DOMAIN {}").format(_name(self.before))]
 
     def reverse(self) -> Change:
-        return CreateDomain(self.before)
+        return CreateDomain(self.before, self.depth)
 
     def description(self) -> str:
         return f"Drop domain {self.before.qname}"

@@ -26,6 +26,7 @@ from ..plan import Hazard, LockMode
 from ..sqlnames import Ident, obj
 from .base import Change, ObjectChange, Phase, hazard
 from .column import SetDefault
+from .constraint import DropConstraint, DropIndex
 from .ddl import comment_on
 from .grants import access_statements
 
@@ -305,9 +306,11 @@ class ReplaceFunction(ObjectChange):
 @dataclass(frozen=True)
 class DropDefaultAround(SetDefault):
     """A column default dropped before a function it calls is dropped and created again (Postgres
-    refuses DROP FUNCTION under it); a SetDefault puts it back after."""
+    refuses DROP FUNCTION under it), or before its table is dropped when that function goes
+    first (among the views); a SetDefaultAround puts it back after. It goes with the policies,
+    before the functions that go among the views."""
 
-    phase = Phase.DROP_CONSTRAINT
+    phase = Phase.DROP_POLICY
 
     def description(self) -> str:
         if self.after.default is not None:
@@ -319,3 +322,30 @@ class DropDefaultAround(SetDefault):
             return []
         msg = f"The default of {self.target} is dropped until its function is created again"
         return [hazard("LP406", msg)]
+
+
+@dataclass(frozen=True)
+class SetDefaultAround(SetDefault):
+    """A column default set once the function it calls exists (again): after the functions
+    created among the views, and after a new table is created without it (`new_table`: that
+    table, which no one else holds yet)."""
+
+    new_table: bool = False
+    phase = Phase.ADD_CONSTRAINT
+
+    def lock(self) -> LockMode | None:  # its reverse, in the rollback, locks the table
+        return None if self.new_table else super().lock()
+
+
+@dataclass(frozen=True)
+class DropCheckAround(DropConstraint):
+    """A check dropped before a function it calls is dropped (as DropDefaultAround)."""
+
+    phase = Phase.DROP_POLICY  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class DropIndexAround(DropIndex):
+    """An index dropped before a function it calls is dropped (as DropDefaultAround)."""
+
+    phase = Phase.DROP_POLICY

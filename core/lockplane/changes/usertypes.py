@@ -1,8 +1,10 @@
 """Composite and range types: create, drop, and ALTER TYPE on a composite type's attributes.
 
-Both are created in the CREATE_TYPE phase (after enums and domains, which their attributes or
-subtype may use; before tables, whose columns may use them) and dropped in DROP_TYPE (after the
-tables and columns that used them). A composite type's attributes can be added and dropped in
+Both are created in the CREATE_TYPE phase (after enums; before tables, whose columns may use
+them) and dropped in DROP_TYPE (after the tables and columns that used them), together with
+domains: a domain may be over a composite or range type, and those may hold a domain, so the
+three kinds go in the dependency graph's order (`deps.Graph.depth`, `depth` here): created
+deepest last, dropped deepest first. A composite type's attributes can be added and dropped in
 place, also while columns use the type (stored values read the new attribute as NULL, and lose
 the dropped one); Postgres refuses ALTER ATTRIBUTE ... TYPE while a column uses the type, so the
 diff refuses that plan up front (or drops and re-creates an unused type). A range type has no
@@ -34,9 +36,19 @@ def _type_name(t: CompositeType | RangeType) -> sql.Composable:
     return obj(t.schema_, t.name)
 
 
+def create_key(depth: int, schema: str, name: str) -> tuple[str, ...]:
+    """Where a type (composite, range, domain) of graph depth `depth` is created."""
+    return (f"{depth:03d}", schema, name)
+
+
+def drop_key(depth: int, schema: str, name: str) -> tuple[str, ...]:
+    """Where it is dropped: the deepest first."""
+    return (f"{999 - depth:03d}", schema, name)
+
+
 @dataclass(frozen=True)
 class CreateCompositeType(ObjectChange):
-    """`depth`: how deeply it nests other types of this kind; those are created first."""
+    """`depth`: its dependency graph depth; the types it holds are created first."""
 
     after: CompositeType
     depth: int = 0
@@ -49,7 +61,7 @@ class CreateCompositeType(ObjectChange):
         return self.after
 
     def key(self) -> tuple[str, ...]:
-        return (f"{self.depth:03d}", self.after.schema_, self.after.name)
+        return create_key(self.depth, self.after.schema_, self.after.name)
 
     def statements(self) -> list[sql.Composable]:
         t = self.after
@@ -74,7 +86,7 @@ class CreateCompositeType(ObjectChange):
 
 @dataclass(frozen=True)
 class DropCompositeType(ObjectChange):
-    """The types that nest others (`depth`) go first."""
+    """The types that hold others (deeper, `depth`) go first."""
 
     before: CompositeType
     depth: int = 0
@@ -87,7 +99,7 @@ class DropCompositeType(ObjectChange):
         return self.before
 
     def key(self) -> tuple[str, ...]:
-        return (f"{999 - self.depth:03d}", self.before.schema_, self.before.name)
+        return drop_key(self.depth, self.before.schema_, self.before.name)
 
     def statements(self) -> list[sql.Composable]:
         return [sql.SQL("DROP TYPE {}").format(_type_name(self.before))]
@@ -209,7 +221,10 @@ def _range_sql(r: RangeType) -> sql.Composable:
 
 @dataclass(frozen=True)
 class CreateRangeType(ObjectChange):
+    """`depth`: as for CreateCompositeType (its subtype may be a domain)."""
+
     after: RangeType
+    depth: int = 0
     phase = Phase.CREATE_TYPE
     sign = "+"
     kind = "range type"
@@ -218,8 +233,8 @@ class CreateRangeType(ObjectChange):
     def subject(self) -> Any:
         return self.after
 
-    def key(self) -> tuple[str, ...]:  # with the composite types of depth 0, before deeper ones
-        return ("000", self.after.schema_, self.after.name)
+    def key(self) -> tuple[str, ...]:
+        return create_key(self.depth, self.after.schema_, self.after.name)
 
     def statements(self) -> list[sql.Composable]:
         out = [_range_sql(self.after)]
@@ -228,7 +243,7 @@ class CreateRangeType(ObjectChange):
         return out
 
     def reverse(self) -> Change:
-        return DropRangeType(self.after)
+        return DropRangeType(self.after, self.depth)
 
     def description(self) -> str:
         return f"Create range type {self.after.qname}"
@@ -240,6 +255,7 @@ class CreateRangeType(ObjectChange):
 @dataclass(frozen=True)
 class DropRangeType(ObjectChange):
     before: RangeType
+    depth: int = 0
     phase = Phase.DROP_TYPE
     sign = "-"
     kind = "range type"
@@ -248,11 +264,14 @@ class DropRangeType(ObjectChange):
     def subject(self) -> Any:
         return self.before
 
+    def key(self) -> tuple[str, ...]:
+        return drop_key(self.depth, self.before.schema_, self.before.name)
+
     def statements(self) -> list[sql.Composable]:
         return [sql.SQL("DROP TYPE {}").format(_type_name(self.before))]
 
     def reverse(self) -> Change:
-        return CreateRangeType(self.before)
+        return CreateRangeType(self.before, self.depth)
 
     def description(self) -> str:
         return f"Drop range type {self.before.qname}"
