@@ -319,3 +319,20 @@ def test_a_rebuilt_view_owned_by_someone_else_is_refused_unless_owners_are_read(
         conn.execute("ALTER VIEW big_v OWNER TO lp_view_owner")
     owned = make_plan(introspect_url(db, owners=True), introspect_url(target, owners=True))
     assert preflight_plan(owned, db).ok
+
+
+def test_a_recreated_function_owned_by_someone_else_is_refused(
+    fresh_db: Callable[[], str],
+) -> None:
+    db, target = fresh_db(), fresh_db()
+    with psycopg.connect(db, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'lp_view_owner'").fetchone():
+            conn.execute("CREATE ROLE lp_view_owner")
+    body = "LANGUAGE sql AS $$ SELECT n + 1 $$;"
+    setup(db, f"CREATE FUNCTION bump(n integer) RETURNS integer {body}")
+    setup(db, "ALTER FUNCTION bump(integer) OWNER TO lp_view_owner;")
+    setup(target, f"CREATE FUNCTION bump(n integer) RETURNS bigint {body}")
+    failure = only_failure(
+        preflight_plan(make_plan(introspect_url(db), introspect_url(target)), db)
+    )
+    assert "(function bump(n integer)) owned by lp_view_owner" in failure.text()

@@ -26,7 +26,7 @@ from .changes.aggregates import CreateAggregate, DropAggregate
 from .changes.base import Change
 from .changes.column import AlterColumnType, SetNullable
 from .changes.constraint import AddConstraint, CreateIndex
-from .changes.functions import CreateFunction, DropFunction
+from .changes.functions import CreateFunction, DropFunction, ReplaceFunction
 from .changes.objects import ReplaceEnum
 from .changes.online import ValidateConstraint, online_forms
 from .changes.table import AddColumn
@@ -232,56 +232,68 @@ def preflight(
 
 
 _OWNERS = """
-SELECT o.name, pg_get_userbyid(coalesce(c.relowner, p.proowner)), current_user
-  FROM unnest(%(names)s::text[], %(kinds)s::text[]) AS o(name, kind)
-  LEFT JOIN pg_class c
-    ON c.oid = CASE WHEN o.kind = 'relation' THEN to_regclass(o.name) END
-  LEFT JOIN pg_proc p  -- before 16, to_regprocedure raises on a name without "(...)"
-    ON p.oid = CASE WHEN o.kind = 'routine' THEN to_regprocedure(o.name) END
+SELECT o.i, pg_get_userbyid(coalesce(c.relowner, p.proowner)), current_user
+  FROM unnest(%(kinds)s::text[], %(schemas)s::text[], %(names)s::text[], %(args)s::text[])
+       WITH ORDINALITY AS o(kind, schema, name, args, i)
+  JOIN pg_namespace n ON n.nspname = o.schema
+  LEFT JOIN pg_class c ON o.kind = 'relation' AND c.relnamespace = n.oid AND c.relname = o.name
+  LEFT JOIN pg_proc p ON o.kind = 'routine' AND p.pronamespace = n.oid AND p.proname = o.name
+       AND pg_get_function_identity_arguments(p.oid) = o.args
  WHERE coalesce(c.relowner, p.proowner) IS NOT NULL
 """
 
 
 def owner_checks(conn: psycopg.Connection, d: Diff) -> list[PreflightCheck]:
-    """Views, functions and aggregates the plan drops and creates again: created anew, each
+    """Views, functions and aggregates the plan drops and creates again (a function's
+    replacement too, when CREATE OR REPLACE cannot do it): created anew, each
     would belong to the role that applies, whoever owned it. Unless the document manages its
     owner (then the plan sets it back), an owner that is not that role fails the preflight:
     ownership changes only when asked (read owners with `introspect --owners`)."""
     dropped = {_rebuilt_key(c): c for c in d.changes if isinstance(c, _DROPS)}
-    kept = [
+    kept: list[tuple[tuple[str, str, str, str], Change]] = [
         (key, dropped[key])
         for c in d.changes
         if isinstance(c, _CREATES)
         and (key := _rebuilt_key(c)) in dropped
         and getattr(c.after, "owner", None) is None
     ]
+    kept += [
+        (_rebuilt_key(c), c)
+        for c in d.changes
+        if isinstance(c, ReplaceFunction) and not c.in_place and c.after.owner is None
+    ]
     if not kept:
         return []
+    keys = [key for key, _ in kept]
     rows = conn.execute(
-        _OWNERS, {"names": [k[1] for k, _ in kept], "kinds": [k[0] for k, _ in kept]}
+        _OWNERS,
+        {
+            "kinds": [k[0] for k in keys],
+            "schemas": [k[1] for k in keys],
+            "names": [k[2] for k in keys],
+            "args": [k[3] for k in keys],
+        },
     ).fetchall()
-    drops = {key[1]: drop for key, drop in kept}
-    return [
-        PreflightCheck(
-            what=f"({drops[name].kind} {drops[name].target}) owned by {owner}, not by {me} "
-            f"who applies: created again, it would belong to {me}; read owners "
-            "(`lockplane introspect --owners`) so the plan gives it back",
-            step=drops[name].description(),
-            passed=False,
-            count=1,
-            unit="object",
+    out: list[PreflightCheck] = []
+    for number, owner, me in rows:
+        if owner == me:
+            continue
+        drop = kept[number - 1][1]
+        what = (
+            f"({drop.kind} {drop.target}) owned by {owner}, not by {me} who applies: created "
+            f"again, it would belong to {me}; read owners (`lockplane introspect --owners`) so "
+            "the plan gives it back"
         )
-        for name, owner, me in rows
-        if owner != me
-    ]
+        out.append(PreflightCheck(what, drop.description(), False, count=1, unit="object"))
+    return out
 
 
-def _rebuilt_key(change: Change) -> tuple[str, str]:
-    """("relation" or "routine", the name regclass / regprocedure read) of a view or routine."""
-    thing = change.after if isinstance(change, _CREATES) else change.before  # type: ignore[attr-defined]
+def _rebuilt_key(change: Change) -> tuple[str, str, str, str]:
+    """(kind, schema, name, identity arguments) of a view or routine, as the catalog has it."""
+    thing = change.before if isinstance(change, _DROPS) else change.after  # type: ignore[attr-defined]
     if isinstance(thing, View):
-        return "relation", obj(thing.schema_, thing.name).as_string(None)
-    return "routine", f"{obj(thing.schema_, thing.name).as_string(None)}({thing.identity or '*'})"
+        return "relation", thing.schema_, thing.name, ""
+    return "routine", thing.schema_, thing.name, thing.identity
 
 
 def preflight_url(explicit: str | None = None) -> str | None:
