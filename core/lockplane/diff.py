@@ -20,12 +20,14 @@ from .changes.constraint import AddConstraint, CreateIndex, DropConstraint, Drop
 from .changes.ddl import Constraint
 from .changes.domains import (
     AddDomainCheck,
+    AddDomainCheckLate,
     CreateDomain,
     DropDomain,
     DropDomainCheck,
     SetDomainDefault,
     SetDomainNotNull,
     ValidateDomainCheck,
+    ValidateDomainCheckLate,
 )
 from .changes.functions import (
     CreateFunction,
@@ -104,6 +106,7 @@ from .model import (
     CheckConstraint,
     Column,
     Domain,
+    DomainCheck,
     Enum,
     Extension,
     ForeignKey,
@@ -475,10 +478,33 @@ def _domain_users(old: Schema, domain: Domain) -> tuple[str, ...]:
 
 
 def _domains(old: Schema, new: Schema) -> list[Change]:
+    """Domains are created among the types, before functions; a check that calls a function
+    the plan creates, drops or replaces is therefore added on its own after the functions, and
+    dropped on its own before them (so the rollback, reversed, keeps the same order)."""
     d = diff_kind(_by(old.domains, _qualified), _by(new.domains, _qualified))
     og, ng = Graph(old), Graph(new)
-    out: list[Change] = [CreateDomain(x, ng.depth(("type", *_qualified(x)))) for x in d.added]
-    out += [DropDomain(x, og.depth(("type", *_qualified(x)))) for x in d.dropped]
+    moving = _sql_names(
+        {(f.schema_, f.name): f for f in (*old.functions, *new.functions)
+         if f not in old.functions or f not in new.functions}.values()
+    )  # fmt: skip
+
+    def split(x: Domain) -> tuple[Domain, list[DomainCheck]]:
+        apart = [c for c in x.check_constraints if _names_in(c.expression, moving)]
+        kept = tuple(c for c in x.check_constraints if c not in apart)
+        return x.model_copy(update={"check_constraints": kept}), apart
+
+    out: list[Change] = []
+    for x in d.added:
+        core_domain, apart = split(x)
+        out.append(CreateDomain(core_domain, ng.depth(("type", *_qualified(x)))))
+        for c in apart:
+            out.append(AddDomainCheckLate(x, c.model_copy(update={"not_valid": True})))
+            if not c.not_valid:
+                out.append(ValidateDomainCheckLate(x, c))
+    for x in d.dropped:
+        core_domain, apart = split(x)
+        out += [DropDomainCheck(x, c) for c in apart]
+        out.append(DropDomain(core_domain, og.depth(("type", *_qualified(x)))))
     for o, n in d.altered:
         if (o.type, o.collation) != (n.type, n.collation):
             raise PlanError(
@@ -501,9 +527,15 @@ def _domains(old: Schema, new: Schema) -> list[Change]:
             checks.added.append(after)
         out += [DropDomainCheck(o, c, users) for c in checks.dropped]
         for c in checks.added:
-            out.append(AddDomainCheck(n, c.model_copy(update={"not_valid": True})))
+            late = bool(_names_in(c.expression, moving))
+            add, validate = (
+                (AddDomainCheckLate, ValidateDomainCheckLate)
+                if late
+                else (AddDomainCheck, ValidateDomainCheck)
+            )
+            out.append(add(n, c.model_copy(update={"not_valid": True})))
             if not c.not_valid:
-                out.append(ValidateDomainCheck(n, c, users))
+                out.append(validate(n, c, users))
     return out
 
 

@@ -220,6 +220,8 @@ class Phase:
     CREATE_FUNCTION_LATE = 87
     CREATE_VIEW = 88
     ADD_CONSTRAINT = 90
+    ADD_DOMAIN_CHECK_LATE = 92  # a domain check calling a function this plan creates
+    VALIDATE_DOMAIN_CHECK_LATE = 94
     CREATE_INDEX = 100
     ADD_FOREIGN_KEY = 110
     CREATE_TRIGGER = 112

@@ -363,3 +363,16 @@ class DropDomainCheck(Change):
 
     def notes(self) -> list[str]:
         return ["Dropping a constraint only relaxes what the domain accepts"]
+
+
+@dataclass(frozen=True)
+class AddDomainCheckLate(AddDomainCheck):
+    """A check that calls a function this plan creates (or creates again): added once the
+    function exists, after tables, columns, functions and views."""
+
+    phase = Phase.ADD_DOMAIN_CHECK_LATE
+
+
+@dataclass(frozen=True)
+class ValidateDomainCheckLate(ValidateDomainCheck):
+    phase = Phase.VALIDATE_DOMAIN_CHECK_LATE
