@@ -195,19 +195,6 @@ def _canonical_key(key: str | IndexKey) -> str | IndexKey:
 
 
 PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
-PRIVILEGES = (
-    "SELECT",
-    "INSERT",
-    "UPDATE",
-    "DELETE",
-    "TRUNCATE",
-    "REFERENCES",
-    "TRIGGER",
-    "MAINTAIN",
-    "USAGE",
-    "EXECUTE",
-)
-"""In the order Postgres documents them; MAINTAIN (tables and materialized views) is PG17+."""
 Privilege = Literal[
     "SELECT",
     "INSERT",
@@ -220,6 +207,8 @@ Privilege = Literal[
     "USAGE",
     "EXECUTE",
 ]
+# In the order Postgres documents them; MAINTAIN (tables and materialized views) is PG17+.
+PRIVILEGES: tuple[str, ...] = Privilege.__args__  # type: ignore[attr-defined]
 RELATION_PRIVILEGES = PRIVILEGES[:8]
 SEQUENCE_PRIVILEGES = ("SELECT", "UPDATE", "USAGE")
 FUNCTION_PRIVILEGES = ("EXECUTE",)

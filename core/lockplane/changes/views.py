@@ -278,8 +278,29 @@ def _shapes(columns: tuple[ViewColumn, ...]) -> list[tuple[str, str]]:
     return [(c.name, c.type) for c in columns]
 
 
+class _ViewComment(Change):
+    """A comment on a view or one of its columns: metadata only (a materialized view still
+    takes SHARE UPDATE EXCLUSIVE for it)."""
+
+    view: View
+    before: str | None
+    after: str | None
+
+    def detail(self) -> str:
+        return f"comment {self.before!r} → {self.after!r}"
+
+    def lock(self) -> LockMode | None:
+        return "SHARE UPDATE EXCLUSIVE" if self.view.materialized else None
+
+    def tables(self) -> tuple[str, ...]:
+        return (_name(self.view).as_string(None),) if self.view.materialized else ()
+
+    def notes(self) -> list[str]:
+        return ["Comments are metadata only"]
+
+
 @dataclass(frozen=True)
-class SetViewComment(Change):
+class SetViewComment(_ViewComment):
     view: View
     before: str | None
     after: str | None
@@ -306,21 +327,9 @@ class SetViewComment(Change):
     def description(self) -> str:
         return f"Set comment on {self.kind} {self.view.qname}"
 
-    def detail(self) -> str:
-        return f"comment {self.before!r} → {self.after!r}"
-
-    def lock(self) -> LockMode | None:
-        return "SHARE UPDATE EXCLUSIVE" if self.view.materialized else None
-
-    def tables(self) -> tuple[str, ...]:
-        return (_name(self.view).as_string(None),) if self.view.materialized else ()
-
-    def notes(self) -> list[str]:
-        return ["Comments are metadata only"]
-
 
 @dataclass(frozen=True)
-class SetViewColumnComment(Change):
+class SetViewColumnComment(_ViewComment):
     """COMMENT ON COLUMN of a view or materialized view's column."""
 
     view: View
@@ -349,15 +358,3 @@ class SetViewColumnComment(Change):
 
     def description(self) -> str:
         return f"Set comment on {self.kind} {self.target}"
-
-    def detail(self) -> str:
-        return f"comment {self.before!r} → {self.after!r}"
-
-    def lock(self) -> LockMode | None:
-        return "SHARE UPDATE EXCLUSIVE" if self.view.materialized else None
-
-    def tables(self) -> tuple[str, ...]:
-        return (_name(self.view).as_string(None),) if self.view.materialized else ()
-
-    def notes(self) -> list[str]:
-        return ["Comments are metadata only"]
