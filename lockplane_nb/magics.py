@@ -3,6 +3,7 @@
     %lockplane connect [URL] [--shadow URL]     remember the database (host/db shown, never a password)
     %lockplane introspect [-o VAR]              the live schema
     %%lockplane plan [-o VAR] [--from SRC]      the cell body (SQL DDL or JSON) is the desired schema
+    %lockplane plan --to-models Base            ... or SQLAlchemy models (a Base or MetaData variable)
     %lockplane diff OLD NEW [-o VAR]            each a URL, a file, or a variable holding a Schema
     %lockplane validate [PLAN] [-o VAR]         safety report + proof on the shadow database
     %lockplane apply [PLAN]                     the review panel (approve, then apply)
@@ -107,6 +108,12 @@ def _parser() -> _Parser:
     c = command("plan", "plan the change from the database (or --from) to the cell's schema")
     c.add_argument("--from", dest="source", metavar="SRC", help="URL, file or variable")
     c.add_argument("--to", dest="target", metavar="SRC", help="instead of a cell body")
+    c.add_argument(
+        "--to-models",
+        metavar="VAR",
+        help="variable holding a SQLAlchemy declarative base or MetaData: the desired schema is "
+        "what metadata.create_all makes on the shadow",
+    )
     c.add_argument(
         "--no-online",
         action="store_true",
@@ -438,6 +445,16 @@ class Lockplane(Magics, Configurable):
         except LockplaneError as exc:
             raise InputError("<cell>", f"does not build on the shadow database: {exc}") from None
 
+    def _models_schema(self, name: str, ns: Names) -> Schema:
+        """The schema SQLAlchemy models make: `metadata.create_all` in a scratch database on
+        the shadow server, read back (lockplane.sqla)."""
+        from lockplane import Shadow
+        from lockplane.sqla import load_models, metadata_of
+
+        if name not in ns:
+            raise UsageError(f"--to-models {name}: no such variable")
+        return load_models(metadata_of(ns[name], name), name, Shadow(self._shadow()))
+
     def _plan(self, source: str | None, ns: Names, default: Plan | None) -> Plan:
         from lockplane import Plan, load_plan_file
 
@@ -484,15 +501,22 @@ class Lockplane(Magics, Configurable):
         from lockplane.extpaths import update_paths_for
 
         has_body = cell is not None and cell.strip() != ""
-        if has_body and args.target:
-            raise UsageError("give the desired schema once: as the cell body or with --to")
-        if not has_body and not args.target:
+        if has_body + bool(args.target) + bool(args.to_models) > 1:
+            raise UsageError(
+                "give the desired schema once: as the cell body, with --to or with --to-models"
+            )
+        if not has_body and not args.target and not args.to_models:
             raise UsageError(
                 "plan needs the desired schema: write it in the cell (%%lockplane plan) "
-                "or pass --to SRC"
+                "or pass --to SRC or --to-models VAR"
             )
         current = self._schema(args.source, ns) if args.source else introspect_url(self._database())
-        desired = self._cell_schema(cell or "") if has_body else self._schema(args.target, ns)
+        if args.to_models:
+            desired = self._models_schema(args.to_models, ns)
+        elif has_body:
+            desired = self._cell_schema(cell or "")
+        else:
+            desired = self._schema(args.target, ns)
         # Whether an extension update can be undone is the server's to say (extpaths.py).
         asked = self._shadow_or_none() or self._database_or_none()
         paths = update_paths_for(asked, current, desired) if asked else None

@@ -137,6 +137,20 @@ def _rehearse(
         return exc.report, False
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .alembic_export import revision_module
+    from .loader import load_plan_file
+
+    module = revision_module(
+        load_plan_file(args.plan),
+        revision=args.revision,
+        down_revision=args.down_revision,
+        message=args.message,
+    )
+    _write(module, args.output)
+    return EXIT_OK
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     from .rules import BY_CODE, RULES, markdown_table
 
@@ -441,7 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="include owners of tables, views, sequences and functions (plans then keep them)",
     )
 
-    p = add("diff", cmd_diff, "Show the changes between two schemas (JSON, .sql or URL).")
+    p = add(
+        "diff",
+        cmd_diff,
+        "Show the changes between two schemas (JSON, .sql, URL or sqlalchemy:module:Base).",
+    )
     p.add_argument("before")
     p.add_argument("after")
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
@@ -453,14 +471,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="source",
         required=True,
         metavar="SRC",
-        help="current schema: JSON, .sql or URL",
+        help="current schema: JSON, .sql, URL or sqlalchemy:module:Base",
     )
     p.add_argument(
         "--to",
         dest="target",
         required=True,
         metavar="DST",
-        help="desired schema: JSON, .sql or URL",
+        help="desired schema: JSON, .sql, URL or sqlalchemy:module:Base",
     )
     p.add_argument(
         "--validate",
@@ -600,6 +618,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy up to N rows per table of the target (read-only, foreign keys kept whole) "
         "into the shadow before proving the plan, so steps that depend on the data are tried",
     )
+
+    p = add("export", cmd_export, "Write a plan in another tool's format (an Alembic revision).")
+    p.add_argument("format", choices=["alembic"])
+    p.add_argument("--plan", required=True, metavar="FILE", help="the plan to export")
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="write the revision to FILE instead of stdout"
+    )
+    p.add_argument(
+        "--revision", metavar="ID", help="revision id (default: the plan fingerprint's start)"
+    )
+    p.add_argument(
+        "--down-revision", metavar="ID", help="the revision this one follows (default: none)"
+    )
+    p.add_argument("--message", metavar="TEXT", help="the revision's message")
 
     p = add("rules", cmd_rules, "List the safety rules: code, what each catches, the safer way.")
     p.add_argument("code", nargs="*", help="show only these rule codes (e.g. LP301)")

@@ -1,4 +1,5 @@
-"""Where a schema comes from: a JSON document, a SQL DDL file, or a live database URL.
+"""Where a schema comes from: a JSON document, a SQL DDL file, a live database URL, or
+SQLAlchemy models (`sqlalchemy:package.module:Base`, see sqla.py).
 
 SQL is never parsed here: Postgres parses it, in a scratch database on the shadow server, and
 the result is introspected. A hand-written JSON document is, when a shadow is configured, built
@@ -17,6 +18,7 @@ from .introspect import introspect_url, opt_in
 from .loader import load_schema_file
 from .model import Schema
 from .shadow import Shadow
+from .sqla import is_models_spec, load_models_spec
 
 
 def shadow_configured(explicit: str | None) -> bool:
@@ -30,7 +32,8 @@ def load_schema(
     normalize: bool | None = None,
     access_of: Schema | None = None,
 ) -> Schema:
-    """Load a schema from a `postgresql://` URL, a `.sql` file or a JSON file.
+    """Load a schema from a `postgresql://` URL, a `.sql` file, SQLAlchemy models
+    (`sqlalchemy:package.module:Base`, built on the shadow server) or a JSON file.
 
     `normalize` (JSON only) defaults to whether a shadow database is configured. `access_of`: the
     schema this one will be compared with; a database is then read with the table privileges
@@ -38,6 +41,8 @@ def load_schema(
     """
     if is_url(source):
         return introspect_url(source, **(opt_in(access_of) if access_of is not None else {}))
+    if is_models_spec(source):  # SQLAlchemy itself is imported only here
+        return load_models_spec(source, Shadow(shadow_url(shadow)))
     path = Path(source)
     if path.suffix.lower() == ".sql":
         try:
