@@ -31,11 +31,12 @@ def test_notebook_runs_top_to_bottom(notebook: str) -> None:
     assert " passed" in done.stdout and "failed" not in done.stdout
 
 
-def test_there_are_five_tutorials() -> None:
+def test_there_are_six_tutorials() -> None:
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == [
         "01-getting-started",
         "02-safe-changes",
         "03-rollbacks",
         "04-existing-database",
         "05-durable-changes",
+        "06-sqlalchemy",
     ]
