@@ -191,6 +191,55 @@ def test_bad_model_specs_are_one_line_input_errors(
     assert len(err.strip().splitlines()) == 1
 
 
+BROKEN_MODELS = """
+from sqlalchemy import CheckConstraint, Column, Integer, MetaData, Table
+
+metadata = MetaData()
+Table("t", metadata, Column("id", Integer), CheckConstraint("id >", name="t_bad"))
+"""
+
+
+def test_models_postgres_refuses_are_an_input_error(
+    capsys: pytest.CaptureFixture[str],
+    fresh_db: Callable[[], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A module in the current directory (as `python -m` finds it) whose DDL Postgres refuses;
+    a module that fails to import."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken_models.py").write_text(BROKEN_MODELS)
+    (tmp_path / "raising_models.py").write_text("raise RuntimeError('no config\\nsecond line')")
+    db = fresh_db()
+    spec = "sqlalchemy:broken_models:metadata"
+    code, _, err = run(capsys, "diff", db, spec, "--shadow-database", db)
+    assert code == 2
+    assert err == f'lockplane: error: {spec}: create_all failed: syntax error at or near ")"\n'
+    spec = "sqlalchemy:raising_models:Base"
+    code, _, err = run(capsys, "diff", db, spec, "--shadow-database", db)
+    assert code == 2
+    assert err == (
+        f"lockplane: error: {spec}: cannot import raising_models: RuntimeError: no config\n"
+    )
+
+
+def test_sqlalchemy_is_imported_only_when_models_are_used() -> None:
+    """Importing Lockplane (CLI included) imports neither SQLAlchemy nor Alembic; without
+    SQLAlchemy, a models source is one line saying what to install."""
+    probe = (
+        "import sys, lockplane, lockplane.cli, lockplane.sources, lockplane.alembic_export\n"
+        "assert not {'sqlalchemy', 'alembic'} & set(sys.modules), 'imported'\n"
+        "sys.modules['sqlalchemy'] = None\n"
+        "sys.exit(lockplane.cli.main(['diff', 'sqlalchemy:app.models:Base', 'x.sql']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "lockplane: error: sqlalchemy:app.models:Base: SQLAlchemy is not installed: "
+        'pip install "lockplane[sqlalchemy]"\n'
+    )
+
+
 ALEMBIC_INI = """[alembic]
 script_location = {root}/migrations
 sqlalchemy.url = {url}

@@ -69,9 +69,8 @@ def import_models(spec: str) -> MetaData:
     try:
         value: object = importlib.import_module(module_name)
     except Exception as exc:  # the user's module: any error in it is bad input, in one line
-        raise InputError(
-            spec, f"cannot import {module_name}: {type(exc).__name__}: {exc}"
-        ) from None
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        raise InputError(spec, f"cannot import {module_name}: {reason}") from None
     for part in attribute.split("."):
         try:
             value = getattr(value, part)
