@@ -223,6 +223,19 @@ def test_models_postgres_refuses_are_an_input_error(
     )
 
 
+def test_a_metadata_with_its_own_schema_is_built_with_it(fresh_db: Callable[[], str]) -> None:
+    """create_all expects the schemas its tables name to exist; the shadow build creates them."""
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    from lockplane import Shadow
+    from lockplane.sqla import load_models
+
+    metadata = MetaData(schema="billing")
+    Table("invoices", metadata, Column("id", Integer, primary_key=True))
+    schema = load_models(metadata, "<test>", Shadow(fresh_db()))
+    assert [(t.schema_, t.name) for t in schema.tables] == [("billing", "invoices")]
+
+
 def test_sqlalchemy_is_imported_only_when_models_are_used() -> None:
     """Importing Lockplane (CLI included) imports neither SQLAlchemy nor Alembic; without
     SQLAlchemy, a models source is one line saying what to install."""
