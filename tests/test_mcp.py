@@ -71,7 +71,11 @@ class Agent:
         failed, data, text = await self.call(tool, **arguments)
         assert failed, text
         error = data["error"]
-        assert {"code", "message", "path"} <= set(error) <= {"code", "message", "path", "shadow"}
+        assert (
+            {"code", "message", "path"}
+            <= set(error)
+            <= {"code", "message", "path", "shadow", "preflight"}
+        )
         assert text == f"error ({error['code']}): {error['message']}"
         return error
 
@@ -183,7 +187,7 @@ def test_agent_plans_validates_applies_and_rolls_back(fresh_db: Callable[[], str
 
 def test_refusals_and_errors_are_structured(fresh_db: Callable[[], str]) -> None:
     db, shadow = fresh_db(), fresh_db()
-    execute(db, START)
+    execute(db, START + "INSERT INTO users VALUES (3, 'a@example.com');")
     start = introspect_url(db)
 
     async def scenario(agent: Agent) -> None:
@@ -206,6 +210,17 @@ def test_refusals_and_errors_are_structured(fresh_db: Callable[[], str]) -> None
         refused = await agent.refused("apply", fingerprint=planned["fingerprint"])
         assert refused["code"] == "unsafe_plan" and "Drops column users.email" in refused["message"]
         assert "allow_destructive=true" in refused["message"]
+        assert diff(introspect_url(db), start).is_empty
+
+        unique = "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE);"
+        planned, _ = await agent.ok("plan", desired=unique)
+        duplicates = await agent.refused("apply", fingerprint=planned["fingerprint"])
+        assert duplicates["code"] == "preflight_failed" and "id=1, id=3" in duplicates["preflight"]
+
+        same, text = await agent.ok("plan", desired=START)
+        assert same["steps"] == 0 and text.startswith("No changes")
+        nothing, text = await agent.ok("apply", fingerprint=same["fingerprint"])
+        assert nothing == {"applied": False, "fingerprint": same["fingerprint"]}
         assert diff(introspect_url(db), start).is_empty
 
         read, text = await agent.ok("introspect")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from .db import database_url, shadow_url
-from .errors import LockplaneError
+from .errors import InputError, LockplaneError
 from .mcptools import Outcome, Session, error_data
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ def build_server(database: str | None = None, shadow: str | None = None) -> "MCP
         from mcp.server.mcpserver import MCPServer
         from mcp.types import CallToolResult, TextContent, ToolAnnotations
     except ImportError:
-        raise LockplaneError(
-            'the MCP server needs the mcp package: pip install "lockplane[mcp]"'
+        raise InputError(
+            "lockplane mcp", 'needs the mcp package: pip install "lockplane[mcp]"'
         ) from None
 
     session = Session(database_url(database), shadow_url(shadow))

@@ -24,6 +24,7 @@ from .introspect import introspect_url, opt_in
 from .loader import parse_plan_text, parse_schema_text
 from .model import Schema
 from .plan import Hazard, Plan
+from .preflight import PreflightReport
 from .proof import ShadowReport, prove
 from .rollback import rollback_plan
 from .rules import BY_CODE, RULES
@@ -277,10 +278,11 @@ class Session:
                 "to apply anyway."
             )
         result = apply_plan(
-            plan, self.database_url, shadow_url=self.shadow_url, allow_destructive=True
+            plan, self.database_url, shadow_url=self.shadow_url, allow_destructive=allow_destructive
         )
-        if result.ledger_id is not None:
-            self.applied.append(fingerprint)
+        if plan.is_empty:
+            return Outcome({"applied": False, "fingerprint": fingerprint}, result.message)
+        self.applied.append(fingerprint)
         data = {
             "applied": True,
             "fingerprint": fingerprint,
@@ -344,6 +346,8 @@ def error_data(exc: BaseException, session: Session | None = None) -> dict[str, 
     report = getattr(exc, "report", None)
     if isinstance(report, ShadowReport):
         error["shadow"] = shadow_data(report)
+    elif isinstance(report, PreflightReport):
+        error["preflight"] = report.text()
     if session is not None:
         return json.loads(session.scrub(json.dumps({"error": error})))
     return {"error": error}
