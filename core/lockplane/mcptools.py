@@ -16,14 +16,17 @@ from typing import Any
 
 import psycopg
 
+from . import ledger
 from .db import connect, mask_url
 from .diff import diff
 from .errors import ConnectionFailed, InputError, LockplaneError, ShadowMismatch, UnsafePlan
 from .executor import apply_plan, check_drift, unsafe_steps
+from .extpaths import update_paths_for
 from .introspect import introspect_url, opt_in
 from .loader import parse_plan_text, parse_schema_text
 from .model import Schema
 from .plan import Hazard, Plan
+from .planner import make_plan
 from .preflight import PreflightReport
 from .proof import ShadowReport, prove
 from .rollback import rollback_plan
@@ -86,9 +89,6 @@ class Session:
         )
 
     def plan(self, desired: str, online: bool = True, expand_contract: bool = False) -> Outcome:
-        from .extpaths import update_paths_for
-        from .planner import make_plan
-
         if expand_contract and not online:
             raise InputError("expand_contract", "is an online form: it needs online=true")
         target = self.desired(desired, "desired")
@@ -195,8 +195,6 @@ class Session:
         return Outcome({**outcome.data, "rollback_of": fingerprint}, outcome.summary)
 
     def history(self) -> Outcome:
-        from . import ledger
-
         with connect(self.database_url, autocommit=True) as conn:
             entries = ledger.history(conn)
         rows = [{**asdict(e), "started_at": e.started_at.isoformat()} for e in entries]
