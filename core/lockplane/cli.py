@@ -390,6 +390,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from .mcpserver import serve
+
+    serve(args.database, args.shadow_database)
+    return EXIT_OK
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     print(f"lockplane {__version__}")
     return EXIT_OK
@@ -629,6 +636,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("history", cmd_history, "List the migrations recorded in a database's ledger.")
     p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
+
+    p = add("mcp", cmd_mcp, "Run the MCP server over stdio, for AI agents (needs lockplane[mcp]).")
+    p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
+    p.add_argument(
+        "--shadow-database",
+        metavar="URL",
+        help="shadow database URL (default $SHADOW_DATABASE_URL)",
+    )
 
     add("version", cmd_version, "Print the version.")
     return parser
