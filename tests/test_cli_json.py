@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -290,3 +291,35 @@ def test_database_url_password_never_in_apply_output(
         capsys, "error.json", "apply", "--plan", str(plan), "--database", UNREACHABLE, "--yes"
     )
     assert code == 2 and doc["error"]["code"] == "connection_failed"
+
+
+def test_a_failed_preflight_is_an_error_carrying_the_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_db: Callable[[], str]
+) -> None:
+    db, target, shadow = fresh_db(), fresh_db(), fresh_db()
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, email text)")
+        conn.execute("INSERT INTO users VALUES (1, 'a'), (2, NULL)")
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL)")
+    plan = tmp_path / "plan.json"
+    code, _ = run_json(
+        capsys, "written.json", "plan", "--from", db, "--to", target, "-o", str(plan)
+    )
+    assert code == 0
+    code, doc = run_json(
+        capsys,
+        "error.json",
+        "apply",
+        "--plan",
+        str(plan),
+        "--database",
+        db,
+        "--shadow-database",
+        shadow,
+        "--yes",
+    )
+    assert code == 1 and doc["error"]["code"] == "preflight_failed"
+    failed = [c for c in doc["error"]["preflight"]["checks"] if c["passed"] is False]
+    assert [(c["count"], c["examples"]) for c in failed] == [(1, ["id=2"])]
+    assert doc["error"]["preflight"]["ok"] is False

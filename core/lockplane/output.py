@@ -2,9 +2,11 @@
 
 Each document is a pydantic model, so `jsonschemas.py` publishes its JSON Schema next to the
 schema and plan formats, and a test checks real command output against it. Commands build a
-model from the engine's results (`*_document` helpers below); `emit` prints it. Every string
-goes through `scrub` on the way out: a connection string that slipped into a message (a
-driver's error text, a URL a user passed) never shows its password.
+model from the engine's results (`*_document` helpers below); `emit` prints it. URLs in
+documents are masked where they are put in (`db.mask_url`); an error's message and path also
+go through `scrub`, since they may quote a driver's text or a URL as the user typed it.
+Schema and plan documents are data and are never rewritten: a default or a function body may
+legitimately hold a string that looks like a connection string.
 """
 
 from __future__ import annotations
@@ -42,19 +44,6 @@ class Document(BaseModel):
     schemas describe the output exactly."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class ErrorBody(Document):
-    code: str  # the error class in snake_case: input_error, connection_failed, unsafe_plan ...
-    message: str
-    path: str | None = None  # the file, argument or URL an input error is about
-    exit_code: int
-    ledger_id: int | None = None  # ApplyFailed: the ledger entry that records the failure
-    run_id: int | None = None  # RunInterrupted: the run to resume or abandon
-
-
-class ErrorDocument(Document):
-    error: ErrorBody
 
 
 class DiffRow(Document):
@@ -153,6 +142,20 @@ class PreflightDoc(Document):
     database: str
     replica: bool
     checks: list[PreflightCheckDoc]
+
+
+class ErrorBody(Document):
+    code: str  # the error class in snake_case: input_error, connection_failed, unsafe_plan ...
+    message: str
+    path: str | None = None  # the file, argument or URL an input error is about
+    exit_code: int
+    ledger_id: int | None = None  # ApplyFailed: the ledger entry that records the failure
+    run_id: int | None = None  # RunInterrupted: the run to resume or abandon
+    preflight: PreflightDoc | None = None  # PreflightFailed: every check, not just the failures
+
+
+class ErrorDocument(Document):
+    error: ErrorBody
 
 
 class RetryDoc(Document):
@@ -295,7 +298,7 @@ def emit(doc: BaseModel | str) -> None:
     plan documents have their own `to_json`). by_alias: a plan inside a document spells its
     fields as a plan file does."""
     text = doc if isinstance(doc, str) else doc.model_dump_json(indent=2, by_alias=True)
-    sys.stdout.write(scrub(text).rstrip("\n") + "\n")
+    sys.stdout.write(text.rstrip("\n") + "\n")
 
 
 def no_changes(database: str) -> ApplyDocument:
@@ -325,14 +328,18 @@ def error_code(exc: BaseException) -> str:
 def error_document(
     code: str, message: str, exit_code: int, *, path: str | None = None, exc: Any = None
 ) -> ErrorDocument:
+    from .preflight import PreflightReport
+
+    report = getattr(exc, "report", None)
     return ErrorDocument(
         error=ErrorBody(
             code=code,
-            message=message,
-            path=path,
+            message=scrub(message),
+            path=scrub(path) if path is not None else None,
             exit_code=exit_code,
             ledger_id=getattr(exc, "ledger_id", None),
             run_id=getattr(exc, "run_id", None),
+            preflight=preflight_doc(report) if isinstance(report, PreflightReport) else None,
         )
     )
 
