@@ -7,6 +7,8 @@ Runs `main()` in-process against real test servers, like tests/test_cli.py.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -323,3 +325,23 @@ def test_a_failed_preflight_is_an_error_carrying_the_report(
     failed = [c for c in doc["error"]["preflight"]["checks"] if c["passed"] is False]
     assert [(c["count"], c["examples"]) for c in failed] == [(1, ["id=2"])]
     assert doc["error"]["preflight"]["ok"] is False
+
+
+def test_a_real_process_prints_only_the_document() -> None:
+    """Usage errors leave through SystemExit: in a real process too, stdout is the document."""
+    argv = [sys.executable, "-m", "lockplane.cli", "plan", "--format=json", "--from", "x.json"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (2, "")
+    assert json.loads(result.stdout)["error"]["code"] == "usage_error"
+    argv = [
+        sys.executable,
+        "-m",
+        "lockplane.cli",
+        "introspect",
+        "--database",
+        UNREACHABLE,
+        "--json",
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (2, "") and SECRET not in result.stdout
+    assert json.loads(result.stdout)["error"]["code"] == "connection_failed"
