@@ -30,7 +30,7 @@ EXIT_OK, EXIT_UNSAFE, EXIT_INPUT = 0, 1, 2
 
 
 def _json(args: argparse.Namespace) -> bool:
-    return bool(args.format == "json")
+    return bool(args.format == "json")  # set by --json or --format, on every subcommand
 
 
 def _deliver(text: str, args: argparse.Namespace) -> None:
@@ -325,10 +325,9 @@ class _Bars:
             sys.stderr.write(f"  {retry.text()}\n")
 
     def advanced(self, n: int, progress: Any) -> None:
-        from tqdm import tqdm
-
         if self._quiet:
             return
+        from tqdm import tqdm
 
         bar = self._bars.get(n)
         if bar is None:
@@ -577,6 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="format",
         action="store_const",
         const="json",
+        default="text",
         help="print one JSON document on stdout, errors included (same as --format json)",
     )
     formats.add_argument("--format", choices=["text", "json"], default="text", help="output format")
