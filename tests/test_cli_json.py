@@ -345,3 +345,44 @@ def test_a_real_process_prints_only_the_document() -> None:
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert (result.returncode, result.stderr) == (2, "") and SECRET not in result.stdout
     assert json.loads(result.stdout)["error"]["code"] == "connection_failed"
+
+
+def test_embedded_start_status_stop_in_real_processes(tmp_path: Path) -> None:
+    """Starting a server runs initdb and pg_ctl: none of their chatter may reach stdout."""
+    from lockplane import embedded
+
+    directory = tmp_path / "pg"
+
+    def cli(action: str) -> tuple[int, Any]:
+        argv = [sys.executable, "-m", "lockplane.cli", "embedded", action, "--dir", str(directory)]
+        done = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=120)
+        doc = json.loads(done.stdout)
+        assert not list(validator("embedded.json").iter_errors(doc)), doc
+        return done.returncode, doc
+
+    try:
+        code, started = cli("start")
+        assert code == 0 and started["running"] and started["pid"]
+        with psycopg.connect(started["database_url"]) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        code, status = cli("status")
+        assert code == 0 and (status["pid"], status["shadow_url"]) == (
+            started["pid"],
+            started["shadow_url"],
+        )
+        assert cli("stop") == (
+            0,
+            {
+                **status,
+                "action": "stop",
+                "running": False,
+                "stopped": True,
+                "pid": None,
+                "database_url": None,
+                "shadow_url": None,
+            },
+        )
+        code, status = cli("status")
+        assert code == 1 and status["running"] is False
+    finally:
+        embedded.stop(directory)
