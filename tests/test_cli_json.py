@@ -386,3 +386,39 @@ def test_embedded_start_status_stop_in_real_processes(tmp_path: Path) -> None:
         assert code == 1 and status["running"] is False
     finally:
         embedded.stop(directory)
+
+
+def test_apply_that_waited_for_a_lock_reports_its_retries(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_db: Callable[[], str]
+) -> None:
+    """The waits that text mode prints as they happen are in the document instead."""
+    from lockplane.plan import Plan
+    from tests.test_lockaware import TABLE, Holder, add_column_step, setup
+
+    db, shadow = fresh_db(), fresh_db()
+    setup(db, TABLE)
+    plan = tmp_path / "plan.json"
+    plan.write_text(Plan(steps=(add_column_step("t"),)).to_json())
+    holder = Holder(db, ["SELECT count(*) FROM t"], hold=1.0).start()
+    try:
+        code, doc = run_json(
+            capsys,
+            "apply.json",
+            "apply",
+            "--plan",
+            str(plan),
+            "--database",
+            db,
+            "--shadow-database",
+            shadow,
+            "--yes",
+            "--lock-timeout",
+            "200ms",
+            "--retry-budget",
+            "20",
+        )
+    finally:
+        holder.release()
+    assert code == 0 and doc["status"] == "applied" and doc["steps_applied"] == 1
+    assert doc["retries"] and doc["retries"][0]["step"] == 1
+    assert f"pid {holder.pid}" in doc["retries"][0]["text"]
