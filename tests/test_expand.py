@@ -79,6 +79,7 @@ def test_a_column_is_retyped_without_a_rewrite_under_writes_and_rolled_back(
         stop.set()
         writer.join(timeout=30)
     assert result.verified and not errors and max(writes) < 1.25
+    assert not result.shadow.contradictions  # every lock and rewrite claim held on the shadow
     assert diff(introspect_url(db), wanted).is_empty
     updates = len(writes)
     # every write landed in the new column: old sum + one per update; inserts default to 0

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_cli import run
 
 from lockplane import apply_plan, make_plan
 from lockplane.db import connect
@@ -24,7 +25,6 @@ from lockplane.proof import prove
 from lockplane.rollback import rollback_plan
 from lockplane.safety import SafetyReport
 from lockplane.shadow import Shadow
-from tests.test_cli import run
 
 OLD = "CREATE EXTENSION hstore VERSION '1.4'; CREATE TABLE t (id int PRIMARY KEY, h hstore);"
 NEW = OLD.replace("'1.4'", "'1.5'")

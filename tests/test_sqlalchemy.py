@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -353,6 +354,11 @@ def test_a_one_way_plan_exports_a_downgrade_that_says_why() -> None:
         module["downgrade"]()  # type: ignore[operator]
 
 
+def _created(module: str) -> datetime:
+    line = next(x for x in module.splitlines() if x.startswith("Create Date: "))
+    return datetime.strptime(line.removeprefix("Create Date: "), "%Y-%m-%d %H:%M:%S%z")
+
+
 def test_revision_ids_default_to_the_plan_fingerprint_and_are_checked(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -364,6 +370,20 @@ def test_revision_ids_default_to_the_plan_fingerprint_and_are_checked(
     assert text.splitlines()[0] == "\"\"\"say 'hi' ''' done"
     path = tmp_path / "plan.json"
     path.write_text(plan.to_json())
+    code, out, err = run(capsys, "export", "alembic", "--plan", str(path), "--json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert (doc["revision"], doc["down_revision"]) == (plan.fingerprint()[:12], None)
+    assert doc["module"] == revision_module(plan, now=_created(doc["module"]))
+    target = tmp_path / "rev.py"
+    code, out, err = run(
+        capsys, "export", "alembic", "--plan", str(path), "--json", "-o", str(target)
+    )
+    assert (code, json.loads(out)) == (0, {"written": str(target)})
+    assert (
+        "def downgrade() -> None:\n    # 1. Rollback: Create table t\n    _run('DROP TABLE t')"
+        in target.read_text()
+    )
     code, out, err = run(capsys, "export", "alembic", "--plan", str(path), "--revision", "a b")
     assert code == 2 and out == ""
     assert (

@@ -76,6 +76,13 @@ def _check_revision(option: str, value: str | None) -> None:
         raise InputError(option, f"{value!r}: a revision id is letters, digits and underscores")
 
 
+def revision_id(plan: Plan, revision: str | None) -> str:
+    """`revision`, checked, or the first 12 hex digits of the plan's fingerprint, so that
+    exporting the same plan twice gives the same revision."""
+    _check_revision("--revision", revision)
+    return revision or plan.fingerprint()[:12]
+
+
 def revision_module(
     plan: Plan,
     *,
@@ -84,14 +91,11 @@ def revision_module(
     message: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """The text of an Alembic revision module for `plan`.
-
-    `revision` defaults to the first 12 hex digits of the plan's fingerprint, so exporting the
-    same plan twice gives the same revision; `down_revision` None starts a new history."""
-    _check_revision("--revision", revision)
+    """The text of an Alembic revision module for `plan`: `revision` as in revision_id;
+    `down_revision` None starts a new history."""
     _check_revision("--down-revision", down_revision)
     fingerprint = plan.fingerprint()
-    revision = revision or fingerprint[:12]
+    revision = revision_id(plan, revision)
     title = _docstring_line(message or f"lockplane plan {fingerprint[:12]}")
     created = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S%z")
     lines = [

@@ -3,6 +3,10 @@
 Exit codes: 0 success; 1 an unsafe plan, a refused or failed apply, a failed shadow proof;
 2 bad input (files, arguments, unreachable databases). Every error a user can act on is one
 line on stderr, prefixed `lockplane: error:`; passwords never appear in output.
+
+With `--json` (or `--format json`) every command prints exactly one JSON document on stdout
+instead, errors included (`{"error": {...}}`), with the same exit codes; the documents are
+models in output.py, published under schema-json/.
 """
 
 from __future__ import annotations
@@ -25,6 +29,20 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_UNSAFE, EXIT_INPUT = 0, 1, 2
 
 
+def _json(args: argparse.Namespace) -> bool:
+    return bool(args.format == "json")  # set by --json or --format, on every subcommand
+
+
+def _deliver(text: str, args: argparse.Namespace) -> None:
+    """A schema or plan document: to --output or stdout; with --json and --output, stdout
+    still gets one document, saying where the file went."""
+    from . import output
+
+    _write(text, args.output)
+    if args.output and _json(args):
+        output.emit(output.WrittenDocument(written=args.output))
+
+
 def _write(text: str, output: str | None) -> None:
     if output:
         try:
@@ -40,7 +58,7 @@ def cmd_introspect(args: argparse.Namespace) -> int:
     from .introspect import introspect_url
 
     url = database_url(args.database)
-    _write(introspect_url(url, grants=args.grants, owners=args.owners).to_json(), args.output)
+    _deliver(introspect_url(url, grants=args.grants, owners=args.owners).to_json(), args)
     return EXIT_OK
 
 
@@ -49,7 +67,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from .sources import load_pair
 
     d = diff(*load_pair(args.before, args.after, shadow=args.shadow_database))
-    sys.stdout.write(d.to_json() if args.json else d.summary() + "\n")
+    sys.stdout.write(d.to_json() if _json(args) else d.summary() + "\n")
     return EXIT_OK
 
 
@@ -68,19 +86,37 @@ def cmd_plan(args: argparse.Namespace) -> int:
         expand_contract=args.expand_contract,
         extension_paths=_extension_paths(args, source, target),
     )
-    code = EXIT_OK
-    if args.validate:
-        proof, proved = _rehearse(plan, source, args)
-        report = SafetyReport(plan, proof)
-        sys.stderr.write(report.text() + "\n")
-        if proof is not None:
-            sys.stderr.write("Shadow run:\n" + proof.text(observations=False) + "\n\n")
-        elif not plan.is_empty:
-            sys.stderr.write(
-                "Shadow run: skipped (no shadow database: pass --shadow-database or set "
-                "SHADOW_DATABASE_URL to see the locks and rewrites each step really causes)\n"
+    if not args.validate:
+        if plan.is_empty and not _json(args):
+            sys.stderr.write("No changes: the schemas are identical.\n")
+        _deliver(plan.to_json(), args)
+        return EXIT_OK
+    proof, mismatch = _rehearse(plan, source, args)
+    report = SafetyReport(plan, proof)
+    code = EXIT_OK if report.safe and mismatch is None else EXIT_UNSAFE
+    if _json(args):
+        from . import output
+
+        if args.output:
+            _write(plan.to_json(), args.output)
+        output.emit(
+            output.PlanValidationDocument(
+                plan=None if args.output else plan,
+                written=args.output,
+                safety=output.safety_doc(report, proved=mismatch is None, shadow_error=mismatch),
             )
-        code = EXIT_OK if report.safe and proved else EXIT_UNSAFE
+        )
+        return code
+    if mismatch is not None:
+        sys.stderr.write(f"lockplane: error: {mismatch}\n")
+    sys.stderr.write(report.text() + "\n")
+    if proof is not None:
+        sys.stderr.write("Shadow run:\n" + proof.text(observations=False) + "\n\n")
+    elif not plan.is_empty:
+        sys.stderr.write(
+            "Shadow run: skipped (no shadow database: pass --shadow-database or set "
+            "SHADOW_DATABASE_URL to see the locks and rewrites each step really causes)\n"
+        )
     if plan.is_empty:
         sys.stderr.write("No changes: the schemas are identical.\n")
     _write(plan.to_json(), args.output)
@@ -105,9 +141,10 @@ def _extension_paths(
 
 def _rehearse(
     plan: Plan, source: Schema, args: argparse.Namespace
-) -> tuple[ShadowReport | None, bool]:
+) -> tuple[ShadowReport | None, str | None]:
     """Prove the plan on the shadow when one is configured, so the report can show what each
-    step really locks and rewrites; without one the report is the static rules alone."""
+    step really locks and rewrites; without one the report is the static rules alone. The
+    second value is why the shadow disproved the plan, None when it did not."""
     from .db import is_url, shadow_url
     from .errors import ShadowMismatch
     from .proof import prove
@@ -120,7 +157,7 @@ def _rehearse(
             "needs a shadow database: pass --shadow-database or set SHADOW_DATABASE_URL",
         )
     if plan.is_empty or not shadow_configured(args.shadow_database):
-        return None, True
+        return None, None
     try:
         sample_from = args.source if args.shadow_sample else None
         if sample_from is not None and not is_url(sample_from):
@@ -131,23 +168,29 @@ def _rehearse(
         shadow = Shadow(shadow_url(args.shadow_database), target_url=sample_from)
         return prove(
             plan, source, shadow, sample_from=sample_from, sample_rows=args.shadow_sample
-        ), True
+        ), None
     except ShadowMismatch as exc:
-        sys.stderr.write(f"lockplane: error: {exc}\n")
-        return exc.report, False
+        return exc.report, str(exc)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .alembic_export import revision_module
+    from . import output
+    from .alembic_export import revision_id, revision_module
     from .loader import load_plan_file
 
+    plan = load_plan_file(args.plan)
+    revision = revision_id(plan, args.revision)
     module = revision_module(
-        load_plan_file(args.plan),
-        revision=args.revision,
-        down_revision=args.down_revision,
-        message=args.message,
+        plan, revision=revision, down_revision=args.down_revision, message=args.message
     )
-    _write(module, args.output)
+    if _json(args) and not args.output:  # the module inside the one JSON document
+        output.emit(
+            output.ExportDocument(
+                revision=revision, down_revision=args.down_revision, module=module
+            )
+        )
+        return EXIT_OK
+    _deliver(module, args)
     return EXIT_OK
 
 
@@ -160,17 +203,19 @@ def cmd_rules(args: argparse.Namespace) -> int:
             "rules", f"no rule {', '.join(unknown)} (codes run LP101 to {RULES[-1].code})"
         )
     if args.markdown:
+        if _json(args):
+            raise InputError("--markdown", "is a text format: it cannot go with --json")
         sys.stdout.write(markdown_table())
         return EXIT_OK
-    if args.json:
-        import json
+    chosen = [r for r in RULES if not args.code or r.code in args.code]
+    if _json(args):
         from dataclasses import asdict
 
-        sys.stdout.write(json.dumps([asdict(r) for r in RULES], indent=2) + "\n")
+        from . import output
+
+        output.emit(output.RulesDocument.model_validate([asdict(r) for r in chosen]))
         return EXIT_OK
-    for r in RULES:
-        if args.code and r.code not in args.code:
-            continue
+    for r in chosen:
         peers = ", ".join([*r.atlas, *(f"squawk {x}" for x in r.squawk)])
         print(f"{r.code}  {r.name}  [{r.category}, {r.severity}]")
         print(f"    catches: {r.catches}")
@@ -192,7 +237,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     rollback = rollback_plan(
         plan, before, shadow_url=shadow_url(args.shadow_database), source_name=args.source
     )
-    _write(rollback.to_json(), args.output)
+    _deliver(rollback.to_json(), args)
     return EXIT_OK
 
 
@@ -204,7 +249,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from .safety import SafetyReport
 
     url = database_url(args.database)
-    bars = _Bars()
+    quiet = _json(args)  # the result says it all; no progress lines to interleave
+    bars = _Bars(quiet=quiet)
     hooks: dict[str, Any] = {
         "lock_timeout": args.lock_timeout,
         "statement_timeout": args.statement_timeout,
@@ -222,6 +268,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
             result = resume_run(url, run_id=args.resume or None, **hooks)
         finally:
             bars.close()
+        if quiet:
+            from . import output
+
+            output.emit(output.apply_document(result, mask_url(url), status="resumed"))
+            return EXIT_OK
         print(f"{result.message} on {mask_url(url)} (ledger entry {result.ledger_id})")
         if not result.verified:
             sys.stderr.write("warning: the database does not read back as the plan's target\n")
@@ -230,8 +281,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise InputError("apply", "needs --plan FILE (or --resume to continue a run)")
     plan = load_plan_file(args.plan)
     if plan.is_empty:
-        print("No changes: nothing to apply.")
+        if quiet:
+            from . import output
+
+            output.emit(output.no_changes(mask_url(url)))
+        else:
+            print("No changes: nothing to apply.")
         return EXIT_OK
+    if not args.yes and quiet:
+        raise InputError("apply", "--json asks no questions: pass --yes to apply")
     if not args.yes:
         if not sys.stdin.isatty():
             raise InputError("apply", "refusing to apply without confirmation: pass --yes")
@@ -254,6 +312,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
         )
     finally:
         bars.close()
+    if quiet:
+        from . import output
+
+        output.emit(output.apply_document(result, mask_url(url), status="applied"))
+        return EXIT_OK
     if result.preflight is not None:
         sys.stderr.write("Data preflight:\n" + result.preflight.text() + "\n")
     sys.stderr.write("Shadow run:\n" + result.shadow.text(observations=False) + "\n")
@@ -269,17 +332,22 @@ class _Bars:
     """What an apply prints on stderr: a line per step, a line per wait, and a progress bar
     (rows done of the estimate, rows/s, ETA) for each backfill."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, quiet: bool = False) -> None:
         self._bars: dict[int, Any] = {}
+        self._quiet = quiet
 
     def step(self, n: int, total: int, description: str) -> None:
         self.close()  # a backfill's bar is finished once the next step starts
-        sys.stderr.write(f"[{n}/{total}] {description}\n")
+        if not self._quiet:
+            sys.stderr.write(f"[{n}/{total}] {description}\n")
 
     def waited(self, retry: Any) -> None:
-        sys.stderr.write(f"  {retry.text()}\n")
+        if not self._quiet:
+            sys.stderr.write(f"  {retry.text()}\n")
 
     def advanced(self, n: int, progress: Any) -> None:
+        if self._quiet:
+            return
         from tqdm import tqdm
 
         bar = self._bars.get(n)
@@ -312,10 +380,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.action == "abandon":
         if args.run is None:
             raise InputError("runs abandon", "name the run to abandon: lockplane runs abandon ID")
-        print(abandon_run(url, args.run))
+        message = abandon_run(url, args.run)
+        if _json(args):
+            from . import output
+
+            output.emit(output.AbandonDocument(abandoned=args.run, message=message))
+        else:
+            print(message)
         return EXIT_OK
     with connect(url, autocommit=True) as conn:
         runs = journal.runs(conn, args.run)
+    if _json(args):
+        from . import output
+
+        output.emit(output.RunsDocument(runs=[output.run_doc(r) for r in runs]))
+        return EXIT_OK
     if not runs:
         print("No runs recorded.")
     for r in runs:
@@ -341,21 +420,37 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from . import output
     from .loader import load_plan_file, load_schema_file
 
     if args.kind == "schema":
         schema = load_schema_file(args.file)
-        print(f"✓ {args.file}: valid schema ({len(schema.tables)} tables)")
+        doc = output.ValidateDocument(
+            valid=True, kind="schema", file=args.file, tables=len(schema.tables)
+        )
+        text = f"✓ {args.file}: valid schema ({len(schema.tables)} tables)"
     else:
         plan = load_plan_file(args.file)
-        print(f"✓ {args.file}: valid plan ({len(plan.steps)} steps)")
+        doc = output.ValidateDocument(
+            valid=True, kind="plan", file=args.file, steps=len(plan.steps)
+        )
+        text = f"✓ {args.file}: valid plan ({len(plan.steps)} steps)"
+    if _json(args):
+        output.emit(doc)
+    else:
+        print(text)
     return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from . import output
     from .compose import init_docker_compose
 
-    print(init_docker_compose(Path(args.dir)))
+    message = init_docker_compose(Path(args.dir))
+    if _json(args):
+        output.emit(output.InitDocument(message=message))
+    else:
+        print(message)
     return EXIT_OK
 
 
@@ -367,6 +462,8 @@ def cmd_embedded(args: argparse.Namespace) -> int:
     from . import embedded
 
     directory = embedded.data_dir_for(args.dir)
+    if _json(args):
+        return _embedded_json(args.action, args.dir, directory)
     if args.action == "start":
         server = embedded.start(args.dir)  # None: the default dir, which also gets a .gitignore
         print(f"export DATABASE_URL={shlex.quote(server.database_url)}")
@@ -387,12 +484,50 @@ def cmd_embedded(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _embedded_json(action: str, arg_dir: str | None, directory: Path) -> int:
+    """The embedded server as one document; its URLs masked like every URL Lockplane prints
+    (the embedded server trusts local connections, so they carry no password anyway)."""
+    from . import embedded, output
+    from .db import mask_url
+
+    if action == "stop":
+        stopped = embedded.stop(directory)
+        output.emit(
+            output.EmbeddedDocument(
+                action="stop", running=False, stopped=stopped, directory=str(directory)
+            )
+        )
+        return EXIT_OK
+    server = embedded.start(arg_dir) if action == "start" else embedded.status(directory)
+    if server is None:
+        output.emit(
+            output.EmbeddedDocument(action="status", running=False, directory=str(directory))
+        )
+        return EXIT_UNSAFE
+    output.emit(
+        output.EmbeddedDocument(
+            action="start" if action == "start" else "status",
+            running=True,
+            directory=str(directory),
+            pid=server.pid,
+            database_url=mask_url(server.database_url),
+            shadow_url=mask_url(server.shadow_url),
+        )
+    )
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from . import ledger
     from .db import connect, database_url
 
     with connect(database_url(args.database), autocommit=True) as conn:
         entries = ledger.history(conn)
+    if _json(args):
+        from . import output
+
+        output.emit(output.HistoryDocument(entries=[output.ledger_doc(e) for e in entries]))
+        return EXIT_OK
     if not entries:
         print("No migrations recorded.")
     for e in entries:
@@ -404,8 +539,20 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from .mcpserver import serve
+
+    serve(args.database, args.shadow_database)
+    return EXIT_OK
+
+
 def cmd_version(args: argparse.Namespace) -> int:
-    print(f"lockplane {__version__}")
+    if _json(args):
+        from . import output
+
+        output.emit(output.VersionDocument(version=__version__))
+    else:
+        print(f"lockplane {__version__}")
     return EXIT_OK
 
 
@@ -420,11 +567,29 @@ def _row_count(text: str) -> int:
     return value
 
 
+class UsageError(LockplaneError):
+    """The command line itself is wrong; `main` shows it as one line, or as a JSON error when
+    --json was asked for, and exits 2 like argparse always did."""
+
+    exit_code = EXIT_INPUT
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors exit 2 with one line, like every other input error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_INPUT, f"lockplane: error: {message} (see {self.prog} --help)\n")
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON, read before parsing so that a usage error can
+    answer in the format asked for."""
+    words = list(argv)[: list(argv).index("--")] if "--" in argv else list(argv)
+    pairs = zip(words, [*words[1:], ""], strict=True)
+    return any(
+        w == "--json" or w == "--format=json" or (w == "--format" and nxt == "json")
+        for w, nxt in pairs
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -433,11 +598,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     shadow_help = "shadow database URL (default $SHADOW_DATABASE_URL); used to read .sql files"
+    formats = argparse.ArgumentParser(add_help=False)
+    formats.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const="json",
+        default="text",
+        help="print one JSON document on stdout, errors included (same as --format json)",
+    )
+    formats.add_argument("--format", choices=["text", "json"], default="text", help="output format")
 
     def add(
         name: str, func: Callable[[argparse.Namespace], int], help_text: str
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[formats])
         p.set_defaults(func=func)
         return p
 
@@ -462,7 +637,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("before")
     p.add_argument("after")
-    p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.add_argument("--shadow-database", metavar="URL", help=shadow_help)
 
     p = add("plan", cmd_plan, "Plan the migration from one schema to another.")
@@ -620,7 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("export", cmd_export, "Write a plan in another tool's format (an Alembic revision).")
-    p.add_argument("format", choices=["alembic"])
+    p.add_argument("tool", choices=["alembic"], help="the format to write: an Alembic revision")
     p.add_argument("--plan", required=True, metavar="FILE", help="the plan to export")
     p.add_argument(
         "--output", "-o", metavar="FILE", help="write the revision to FILE instead of stdout"
@@ -635,9 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("rules", cmd_rules, "List the safety rules: code, what each catches, the safer way.")
     p.add_argument("code", nargs="*", help="show only these rule codes (e.g. LP301)")
-    form = p.add_mutually_exclusive_group()
-    form.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    form.add_argument("--markdown", action="store_true", help="print the README's rule table")
+    p.add_argument("--markdown", action="store_true", help="print the README's rule table")
 
     p = add("validate", cmd_validate, "Check a schema or plan file against its JSON Schema.")
     p.add_argument("kind", choices=["schema", "plan"])
@@ -662,16 +834,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("history", cmd_history, "List the migrations recorded in a database's ledger.")
     p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
 
+    p = add("mcp", cmd_mcp, "Run the MCP server over stdio, for AI agents (needs lockplane[mcp]).")
+    p.add_argument("--database", metavar="URL", help="database URL (default $DATABASE_URL)")
+    p.add_argument(
+        "--shadow-database",
+        metavar="URL",
+        help="shadow database URL (default $SHADOW_DATABASE_URL)",
+    )
+
     add("version", cmd_version, "Print the version.")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from . import output
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = _wants_json(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        if as_json:
+            output.emit(output.lockplane_error(exc))
+        else:
+            sys.stderr.write(f"lockplane: error: {exc}\n")
+        raise SystemExit(exc.exit_code) from None
+    as_json = _json(args)
     try:
         return int(args.func(args))
     except LockplaneError as exc:
-        sys.stderr.write(f"lockplane: error: {exc}\n")
+        if as_json:
+            output.emit(output.lockplane_error(exc))
+        else:
+            sys.stderr.write(f"lockplane: error: {exc}\n")
         return exc.exit_code
     except Exception as exc:  # a database error outside any step: one line, not a traceback
         import psycopg
@@ -679,10 +874,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(exc, psycopg.Error):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        sys.stderr.write(f"lockplane: error: database error: {first}\n")
+        if as_json:
+            output.emit(output.error_document("database_error", first, EXIT_UNSAFE))
+        else:
+            sys.stderr.write(f"lockplane: error: database error: {first}\n")
         return EXIT_UNSAFE
     except KeyboardInterrupt:
-        sys.stderr.write("lockplane: interrupted\n")
+        if as_json:
+            output.emit(output.error_document("interrupted", "interrupted", 130))
+        else:
+            sys.stderr.write("lockplane: interrupted\n")
         return 130
 
 

@@ -1,12 +1,13 @@
-"""The published JSON Schemas for schema and plan documents, generated from the pydantic models.
+"""The published JSON Schemas, generated from the pydantic models: schema and plan documents,
+and every `lockplane ... --json` output format (the models in output.py).
 
 The models are the single definition of both formats; the files under `schema-json/` exist so
 that editors can validate and autocomplete documents through their `$schema` URL. Generating
 them (rather than writing them by hand) keeps the two from drifting, and `--check` lets a test
 fail the moment a model change is not followed by a regeneration.
 
-    python -m lockplane.jsonschemas          # rewrite schema-json/schema.json and plan.json
-    python -m lockplane.jsonschemas --check  # exit 1 if either file is out of date
+    python -m lockplane.jsonschemas          # rewrite every file under schema-json/
+    python -m lockplane.jsonschemas --check  # exit 1 if any file is out of date
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .model import PLAN_URL, SCHEMA_URL, Schema
+from .output import FORMATS
 from .plan import Plan
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -46,6 +48,13 @@ def plan_document() -> dict[str, Any]:
     return _generate(Plan, PLAN_URL, "Lockplane plan")
 
 
+def output_document(name: str) -> dict[str, Any]:
+    """JSON Schema of one CLI output format (`error.json`, `apply.json` ...), published next
+    to schema.json so that its `$id` is the same base URL with its own file name."""
+    model, title = FORMATS[name]
+    return _generate(model, SCHEMA_URL.rsplit("/", 1)[0] + "/" + name, title)
+
+
 def render(doc: dict[str, Any]) -> str:
     """Pretty, key-sorted and newline-terminated, so regeneration is byte-stable and diffs small."""
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -53,7 +62,9 @@ def render(doc: dict[str, Any]) -> str:
 
 def expected_files() -> dict[str, str]:
     """File name -> exact content each published file should have."""
-    return {"schema.json": render(schema_document()), "plan.json": render(plan_document())}
+    files = {"schema.json": render(schema_document()), "plan.json": render(plan_document())}
+    files.update((name, render(output_document(name))) for name in FORMATS)
+    return files
 
 
 def stale_files(directory: Path = DEFAULT_DIR) -> list[str]:
@@ -67,7 +78,7 @@ def stale_files(directory: Path = DEFAULT_DIR) -> list[str]:
 
 
 def write_files(directory: Path = DEFAULT_DIR) -> list[Path]:
-    """Write both files into `directory` (created if needed); returns the paths written."""
+    """Write every file into `directory` (created if needed); returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in expected_files().items():
@@ -80,7 +91,7 @@ def write_files(directory: Path = DEFAULT_DIR) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lockplane.jsonschemas",
-        description="Generate the JSON Schemas for Lockplane schema and plan documents.",
+        description="Generate the JSON Schemas for Lockplane documents and CLI output.",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the files are out of date")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="output directory")

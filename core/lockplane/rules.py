@@ -370,6 +370,18 @@ RULES: tuple[Rule, ...] = (
         "VALIDATE or SET NOT NULL in a quiet window.",
     ),
     Rule(
+        "LP312",
+        "full-table-update-blocks",
+        "BLOCKING_LOCK",
+        "warning",
+        "A step that updates every row of a table while it holds ACCESS EXCLUSIVE (the rollback "
+        "of an expand/contract switch-over, which rebuilds the original column from its copy).",
+        "Nothing reads or writes the table until every row is updated, and the update bloats it "
+        "as much as a rewrite would.",
+        "Roll forward instead: plan the change back with `--expand-contract`, which copies the "
+        "column in batches.",
+    ),
+    Rule(
         "LP320",
         "partition-lock-blocks",
         "BLOCKING_LOCK",

@@ -412,7 +412,7 @@ class Unswitch(_OnColumn):
     def hazards(self) -> list[Hazard]:
         return [
             hazard(
-                "LP301",
+                "LP312",
                 f"Undoing the switch-over rebuilds {self.target} and copies every row back under "
                 "an ACCESS EXCLUSIVE lock",
             )
