@@ -393,7 +393,7 @@ def test_apply_that_waited_for_a_lock_reports_its_retries(
 ) -> None:
     """The waits that text mode prints as they happen are in the document instead."""
     from lockplane.plan import Plan
-    from tests.test_lockaware import TABLE, Holder, add_column_step, setup
+    from test_lockaware import TABLE, Holder, add_column_step, setup
 
     db, shadow = fresh_db(), fresh_db()
     setup(db, TABLE)
