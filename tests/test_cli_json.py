@@ -392,8 +392,9 @@ def test_apply_that_waited_for_a_lock_reports_its_retries(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, fresh_db: Callable[[], str]
 ) -> None:
     """The waits that text mode prints as they happen are in the document instead."""
-    from lockplane.plan import Plan
     from test_lockaware import TABLE, Holder, add_column_step, setup
+
+    from lockplane.plan import Plan
 
     db, shadow = fresh_db(), fresh_db()
     setup(db, TABLE)
