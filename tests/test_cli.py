@@ -338,3 +338,21 @@ def test_json_that_postgres_rejects_fails_at_plan_time(
     assert code == 2 and out == ""
     assert f"{desired}: does not build on the shadow database" in err
     assert 'invalid input syntax for type integer: "abc"' in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "why"),
+    [
+        ("--batch-seconds", "0", "must be more than 0"),
+        ("--batch-seconds", "x", "is not a number of seconds"),
+        ("--backfill-pause", "-1", "is negative"),
+    ],
+)
+def test_backfill_options_are_checked_before_anything_runs(
+    option: str, value: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["apply", "--plan", "missing.json", option, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"argument {option}: '{value}' {why}" in err

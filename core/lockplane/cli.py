@@ -556,6 +556,25 @@ def cmd_version(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _seconds(text: str) -> float:
+    """A duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """A duration in seconds, more than 0."""
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
 def _row_count(text: str) -> int:
     """A number of rows: a whole number, 0 or more."""
     try:
@@ -717,14 +736,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch-seconds",
-        type=float,
+        type=_positive_seconds,
         default=0.2,
         metavar="SECONDS",
         help="how long one backfill batch should take; batch sizes adapt to it (default 0.2)",
     )
     p.add_argument(
         "--backfill-pause",
-        type=float,
+        type=_seconds,
         default=0.0,
         metavar="SECONDS",
         help="sleep between backfill batches, to leave the database some air (default 0)",
