@@ -21,11 +21,13 @@ import pytest
 from test_lockaware import ROUND_TRIP, Holder
 
 from lockplane import apply_plan, introspect_url, make_plan
+from lockplane.cli import main
 from lockplane.diff import diff
 from lockplane.errors import InputError, RunInterrupted
 from lockplane.executor import abandon_run, resume_run
-from lockplane.journal import runs
+from lockplane.journal import RunInfo, runs
 from lockplane.model import Column, Index, Schema
+from lockplane.output import AbandonDocument, ApplyDocument
 from lockplane.plan import Plan
 from lockplane.progress import Progress
 from lockplane.shadow import Shadow
@@ -66,6 +68,11 @@ def backfill_plan(url: str, expression: str = "v * 2") -> Plan:
         now, "big", Column(name="w", type="bigint", nullable=False, backfill=expression)
     )
     return make_plan(now, wanted)
+
+
+def runs_of(url: str) -> list[RunInfo]:
+    with psycopg.connect(url) as conn:
+        return runs(conn)
 
 
 def assert_backfilled_once(url: str, plan: Plan) -> None:
@@ -164,7 +171,7 @@ def test_no_budget_left_interrupts_the_run_and_resume_finishes_it(
 
 
 def test_a_backfill_that_cannot_get_its_rows_stops_resumable_and_abandon_undoes_it(
-    fresh_db: Callable[[], str],
+    fresh_db: Callable[[], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A batch that waits past the budget for rows someone holds keeps what it did (the run
     is interrupted, not undone); abandoning it then drops what the run added."""
@@ -194,8 +201,10 @@ def test_a_backfill_that_cannot_get_its_rows_stops_resumable_and_abandon_undoes_
         for h in holder:
             h.release()
     assert one(db, "SELECT count(*) FROM big WHERE w IS NOT NULL") not in (0, 20_000)
-    message = abandon_run(db)
-    assert message.startswith("Abandoned run ") and "Add column w" in message
+    (stuck,) = [r for r in runs_of(db) if r.status == "interrupted"]
+    assert main(["runs", "abandon", str(stuck.id), "--database", db, "--json"]) == 0
+    document = AbandonDocument.model_validate_json(capsys.readouterr().out)
+    assert document.abandoned == stuck.id and "Add column w" in document.message
     assert one(db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'w'") == 0
     with psycopg.connect(db) as conn:
         assert [r.status for r in runs(conn)] == ["abandoned"]
@@ -345,10 +354,12 @@ def test_a_sigkilled_apply_is_resumed_by_a_new_process(
     listing = _cli("runs", "--database", db)
     out, err = listing.communicate(timeout=60)
     assert f"{run.id:>4}" in out and "interrupted" in out
-    resume = _cli("apply", "--resume", "--database", db)
+    resume = _cli("apply", "--resume", "--database", db, "--json")
     out, err = resume.communicate(timeout=300)
     assert resume.returncode == 0, err
-    assert f"Resumed run {run.id}" in out
+    document = ApplyDocument.model_validate_json(out)  # the whole of stdout, one document
+    assert document.status == "resumed" and document.run_id == run.id and document.verified
+    assert document.message.startswith(f"Resumed run {run.id}")
     assert_backfilled_once(db, plan)
 
 
