@@ -20,7 +20,7 @@ import pytest
 from lockplane import Schema, diff, introspect_url, load_schema
 from lockplane.alembic_export import revision_module
 from lockplane.cli import main
-from lockplane.plan import Plan, Step
+from lockplane.plan import Backfill, Plan, Step
 
 DATA = Path(__file__).parent / "data"
 V1 = "sqlalchemy:sqlalchemy_app.models_v1:Base"
@@ -390,3 +390,16 @@ def test_revision_ids_default_to_the_plan_fingerprint_and_are_checked(
         err.strip()
         == "lockplane: error: --revision: 'a b': a revision id is letters, digits and underscores"
     )
+
+
+def test_a_backfill_is_exported_alone_and_says_it_is_one_update() -> None:
+    step = Step(
+        description="Backfill column w of table t",
+        sql="UPDATE t SET w = (v * 2) WHERE w IS NULL",
+        reverse_sql="-- nothing to undo",
+        backfill=Backfill(table="t", column="w", expression="v * 2", key=("id",)),
+    )
+    text = revision_module(Plan(steps=(step,)))
+    upgrade = text[text.index("def upgrade") : text.index("def downgrade")]
+    assert "with op.get_context().autocommit_block():  # one UPDATE here" in upgrade
+    assert "UPDATE t SET w = (v * 2) WHERE w IS NULL" in upgrade

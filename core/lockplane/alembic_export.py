@@ -36,14 +36,15 @@ def _statements(steps: tuple[Step, ...], indent: str = "    ") -> list[str]:
     out: list[str] = []
     for number, step in enumerate(steps, 1):
         out.append(f"{indent}# {number}. {step.description}")
-        if step.transactional and not step.own_transaction:
+        if step.transactional and not step.own_transaction and step.backfill is None:
             out.append(f"{indent}{_run(step.sql, indent)}")
             continue
-        why = (
-            "CONCURRENTLY: not in a transaction block"
-            if not step.transactional
-            else "in a transaction of its own"
-        )
+        if not step.transactional:
+            why = "CONCURRENTLY: not in a transaction block"
+        elif step.backfill is not None:
+            why = "one UPDATE here: `lockplane apply` runs it in batches, resumably"
+        else:
+            why = "in a transaction of its own"
         out.append(f"{indent}with op.get_context().autocommit_block():  # {why}")
         out.append(f"{indent}    {_run(step.sql, indent + '    ')}")
     return out or [f"{indent}pass"]
