@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import psycopg
@@ -214,18 +214,14 @@ def apply_plan(
             report = prove(plan, live, shadow, sample_from=database_url, sample_rows=shadow_sample)
         else:
             report = rehearsed(proven, plan)
-        applied_at = datetime.now(timezone.utc)
-        started = time.monotonic()
         run = _apply_for_real(
             plan,
             database_url,
             settings,
             Hooks(progress, on_retry, on_progress, batch_seconds, backfill_pause),
-            applied_at=applied_at,
-            started=started,
             holder=advisory_pid,
         )
-        duration_ms = int((time.monotonic() - started) * 1000)
+        duration_ms = run.duration_ms
         with connect(database_url, autocommit=True) as conn:
             after = introspect(conn)
         verified = report.reached is None or diff(after, report.reached).is_empty
@@ -254,6 +250,7 @@ class _Run:
     retries: tuple[Retry, ...]
     warnings: tuple[str, ...]
     run_id: int
+    duration_ms: int = 0
 
 
 def plan_tables(plan: Plan) -> list[str]:
@@ -284,13 +281,14 @@ def _apply_for_real(
     settings: Settings,
     hooks: Hooks,
     *,
-    applied_at: datetime,
-    started: float,
     holder: int,
     run_id: int | None = None,
 ) -> _Run:
     """Run the plan's steps that are not done yet, journalled as run `run_id` (a new run when
-    None); `holder` is the session holding the advisory lock, and the run's owner."""
+    None); `holder` is the session holding the advisory lock, and the run's owner. Timed from
+    here: what the ledger records and what the caller reports."""
+    applied_at = datetime.now(timezone.utc)
+    started = time.monotonic()
     conn = connect(url, autocommit=True)
     try:
         if run_id is None:
@@ -314,7 +312,8 @@ def _apply_for_real(
                 pause=hooks.pause,
             )
             done = [n for n, st in states.items() if st.state == "done"]
-            return _run_units(plan, runner, applied_at, started, hooks.progress, log, done)
+            run = _run_units(plan, runner, applied_at, started, hooks.progress, log, done)
+            return replace(run, duration_ms=int((time.monotonic() - started) * 1000))
         finally:
             watch.close()
     finally:
@@ -586,19 +585,15 @@ def resume_run(
                 journal.take_over(conn, run.id, holder)
                 journal.finish(conn, run.id, "running")
             settings = Settings.resolve(conn, lock_timeout, statement_timeout, retry_budget)
-        applied_at = datetime.now(timezone.utc)
-        started = time.monotonic()
         done = _apply_for_real(
             plan,
             database_url,
             settings,
             Hooks(progress, on_retry, on_progress, batch_seconds, backfill_pause),
-            applied_at=applied_at,
-            started=started,
             holder=holder,
             run_id=run.id,
         )
-        duration_ms = int((time.monotonic() - started) * 1000)
+        duration_ms = done.duration_ms
         with connect(database_url, autocommit=True) as conn:
             after = introspect(conn, **(opt_in(plan.target) if plan.target else {}))
     verified = plan.target is None or diff(after, plan.target).is_empty

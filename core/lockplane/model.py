@@ -566,7 +566,27 @@ def identity_arguments(arguments: str) -> str:
     return ", ".join(x for x in out if x)
 
 
-class Function(Model):
+class _Routine(Model):
+    """What functions and aggregates share: overloads told apart by identity arguments."""
+
+    schema_: str
+    name: str
+    arguments: str
+
+    @property
+    def identity(self) -> str:
+        return identity_arguments(self.arguments)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.schema_, self.name, self.identity)
+
+    @property
+    def qname(self) -> str:
+        return f"{qualified(self.schema_, self.name)}({self.identity})"
+
+
+class Function(_Routine):
     """A function or procedure; overloads are separate objects, told apart by their identity
     arguments. Every option defaults to what CREATE FUNCTION picks when it is not given."""
 
@@ -607,20 +627,8 @@ class Function(Model):
         _canonical_grants(self, FUNCTION_PRIVILEGES)
         return self
 
-    @property
-    def identity(self) -> str:
-        return identity_arguments(self.arguments)
 
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.schema_, self.name, self.identity)
-
-    @property
-    def qname(self) -> str:
-        return f"{qualified(self.schema_, self.name)}({self.identity})"
-
-
-class Aggregate(Model):
+class Aggregate(_Routine):
     """An aggregate (CREATE AGGREGATE), ordinary or ordered-set; overloads are told apart by
     their identity arguments. Support functions are named as regproc prints them (qualified only
     when not on the search path); types as format_type() prints them. Every option defaults to
@@ -658,14 +666,6 @@ class Aggregate(Model):
     parallel: Literal["unsafe", "restricted", "safe"] = "unsafe"
     comment: str | None = None
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @property
-    def identity(self) -> str:
-        return identity_arguments(self.arguments)
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.schema_, self.name, self.identity)
 
     @property
     def qname(self) -> str:
